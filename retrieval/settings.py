@@ -1,0 +1,88 @@
+"""The one typed settings object. Built by `get_settings()` at start-up, never at import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Offline switches: set before any HF / gradio / chroma import does network work.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "ORT_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_env() -> None:
+    """Force offline mode for every library that might otherwise phone home."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPASSIST_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Everything the app writes lives here.")
+    catalogue: Literal["superstore", "electronics"] = "superstore"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to SQLite under data_dir."
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        validation_alias="CHROMA_URL",
+        description="If set, use a Chroma server (http://host:port) instead of the embedded store.",
+    )
+    embed_batch_size: int = 64
+    torch_threads: int = 2
+
+    # Generative model.
+    llm_backend: Literal["local", "openai", "fake"] = "local"
+    llm_local_model: Literal["smollm2", "qwen0.5b"] = "smollm2"
+    llm_quantize: Literal["none", "int8"] = "int8"
+    llm_max_new_tokens: int = 160
+    llm_base_url: str | None = Field(default=None, validation_alias="LLM_BASE_URL")
+    llm_model: str | None = Field(default=None, validation_alias="LLM_MODEL")
+    llm_api_key: str | None = Field(default=None, validation_alias="LLM_API_KEY")
+    llm_timeout_s: float = 60.0
+
+    # Web.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:7860"])
+    widget_secret: str = "change-me-in-production"
+
+    # Guards.
+    max_message_chars: int = 2000
+    max_turns: int = 50
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shopassist.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def raw_dir(self) -> Path:
+        """Downloaded, checksum-verified source files (fetched at set-up)."""
+        return self.data_dir / "raw"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+def get_settings(**overrides: object) -> Settings:
+    apply_offline_env()
+    return Settings(**overrides)  # type: ignore[arg-type]
