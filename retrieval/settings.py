@@ -28,7 +28,7 @@ def apply_offline_env() -> None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHOPASSIST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHOPASSIST_", extra="ignore", validate_by_name=True)
 
     data_dir: Path = Field(default=Path("data"), description="Everything the app writes lives here.")
     catalogue: Literal["superstore", "electronics"] = "superstore"

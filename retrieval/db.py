@@ -1,0 +1,205 @@
+"""SQLAlchemy tables and the engine. SQLite by default; any SQLAlchemy URL (PostgreSQL) works."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .sources.base import CatalogueData
+
+log = logging.getLogger(__name__)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    sub_category: Mapped[str] = mapped_column(String(64), index=True)
+    price: Mapped[float] = mapped_column(Float)
+    brand: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    features: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[float | None] = mapped_column(Float, nullable=True)
+    consumable: Mapped[bool] = mapped_column(default=False)
+    content_hash: Mapped[str] = mapped_column(String(32))
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    segment: Mapped[str] = mapped_column(String(64), default="")
+    city: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(64), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_date: Mapped[date] = mapped_column(Date)
+    ship_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ship_mode: Mapped[str] = mapped_column(String(32))
+    city: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(64), default="")
+    postal_code: Mapped[str] = mapped_column(String(16), default="")
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[float] = mapped_column(Float)
+    discount: Mapped[float] = mapped_column(Float)
+    sales: Mapped[float] = mapped_column(Float)
+
+
+class EventRow(Base):
+    """One behaviour event. The id is the idempotency key: a retried write is a no-op."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    query: Mapped[str | None] = mapped_column(Text, nullable=True)
+    origin: Mapped[str] = mapped_column(String(16), default="live")  # "seed" = from real orders
+    __table_args__ = (Index("ix_events_user_ts", "user_id", "ts"),)
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class ExposureRow(Base):
+    """A/B exposure or click, per experiment and variant."""
+
+    __tablename__ = "exposures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment: Mapped[str] = mapped_column(String(64), index=True)
+    variant: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "exposure" | "click"
+    ts: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ChatLogRow(Base):
+    """Redacted chat turns, kept for feedback and privacy export/delete."""
+
+    __tablename__ = "chat_logs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    ts: Mapped[datetime] = mapped_column(DateTime)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers run during writes; synchronous=FULL so a committed event survives a kill.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+class Database:
+    """Owns the engine and hands out transactional sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def has_catalogue(self) -> bool:
+        with self.session() as s:
+            return s.scalar(select(ProductRow.id).limit(1)) is not None
+
+    def load_catalogue(self, data: CatalogueData) -> None:
+        """Replace products, customers and orders with the source's records, in one transaction."""
+        from sqlalchemy import delete
+
+        with self.session() as s:
+            for table in (OrderLineRow, OrderRow, CustomerRow, ProductRow):
+                s.execute(delete(table))
+            s.add_all(
+                ProductRow(
+                    id=p.id, name=p.name, category=p.category, sub_category=p.sub_category,
+                    price=p.price, brand=p.brand, source=p.source, features=p.features,
+                    rating=p.rating, consumable=p.consumable, content_hash=p.content_hash(),
+                )
+                for p in data.products
+            )
+            s.add_all(
+                CustomerRow(id=c.id, name=c.name, segment=c.segment, city=c.city, state=c.state,
+                            region=c.region)
+                for c in data.customers
+            )
+            s.flush()
+            for o in data.orders:
+                s.add(OrderRow(id=o.id, customer_id=o.customer_id, order_date=o.order_date,
+                               ship_date=o.ship_date, ship_mode=o.ship_mode, city=o.city,
+                               state=o.state, postal_code=o.postal_code))
+            s.flush()
+            s.add_all(
+                OrderLineRow(order_id=o.id, product_id=ln.product_id, quantity=ln.quantity,
+                             unit_price=ln.unit_price, discount=ln.discount, sales=ln.sales)
+                for o in data.orders
+                for ln in o.lines
+            )
+        log.info("loaded %d products, %d customers, %d orders", len(data.products),
+                 len(data.customers), len(data.orders))

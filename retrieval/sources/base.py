@@ -1,0 +1,135 @@
+"""Records every catalogue source produces, and the small interface a source implements."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    source: str
+    brand: str | None = None
+    features: str = ""
+    rating: float | None = None
+    consumable: bool = False
+
+    def embedding_text(self) -> str:
+        parts = [self.name, f"{self.category} > {self.sub_category}"]
+        if self.brand:
+            parts.append(f"brand {self.brand}")
+        if self.features:
+            parts.append(self.features)
+        return ". ".join(parts)
+
+    def content_hash(self) -> str:
+        """Changes whenever anything that is embedded or filtered on changes."""
+        key = "|".join(
+            [self.embedding_text(), self.category, self.sub_category, f"{self.price:.2f}",
+             self.brand or "", self.source]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    name: str
+    segment: str = ""
+    city: str = ""
+    state: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: str
+    quantity: int
+    unit_price: float
+    discount: float
+    sales: float
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    customer_id: str
+    order_date: date
+    ship_date: date | None
+    ship_mode: str
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    lines: tuple[OrderLine, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class CatalogueData:
+    source: str
+    products: list[Product]
+    customers: list[Customer] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+
+
+class CatalogueSource(Protocol):
+    """One real data set turned into shopassist records. Raw files are fetched at set-up."""
+
+    name: str
+
+    def load(self, raw_dir: Path) -> CatalogueData: ...
+
+
+class SourceMissingError(FileNotFoundError):
+    """The raw files were not fetched: run `make data` (set-up), never downloaded at run time."""
+
+
+# Sub-categories whose items are bought again and again; the home page may re-recommend them.
+CONSUMABLE_SUB_CATEGORIES = frozenset(
+    {"Paper", "Labels", "Envelopes", "Fasteners", "Art", "Binders", "Supplies", "Batteries",
+     "Ink & Toner", "Printer Ink & Toner"}
+)
+
+# First words of product names that are descriptions, not brands.
+_GENERIC_FIRST_WORDS = frozenset(
+    {"office", "executive", "wirebound", "recycled", "personal", "deluxe", "large", "home",
+     "adjustable", "standard", "premium", "heavy", "heavy-duty", "colored", "color", "clear",
+     "easy", "economy", "multi", "computer", "desktop", "letter", "message", "memo", "black",
+     "white", "blue", "red", "green", "wireless", "portable", "mini", "super", "classic",
+     "contemporary", "electric", "steel", "wood", "plastic", "metal", "round", "square", "small",
+     "ultra", "the", "a", "new", "advantus", "universal", "eco", "lock", "magnetic", "staple",
+     "tape", "jumbo", "stackable", "soft", "hard", "pressboard", "poly", "binder", "binders",
+     "paper", "rogers", "situations", "memorex"} - {"rogers", "memorex", "advantus", "universal"}
+)
+_TWO_WORD_BRANDS = {"wilson jones", "howard miller", "master caster", "seth thomas", "global troy"}
+
+
+def derive_brands(names: list[str], min_count: int = 2) -> dict[str, str | None]:
+    """Brand = a name's leading word when several products share it and it is not generic."""
+    from collections import Counter
+
+    def lead(name: str) -> str:
+        words = name.split()
+        if len(words) >= 2 and f"{words[0]} {words[1]}".lower() in _TWO_WORD_BRANDS:
+            return f"{words[0]} {words[1]}"
+        return words[0].strip(",") if words else ""
+
+    counts = Counter(lead(n).lower() for n in names)
+    out: dict[str, str | None] = {}
+    for name in names:
+        word = lead(name)
+        low = word.lower()
+        ok = (
+            counts[low] >= min_count
+            and low not in _GENERIC_FIRST_WORDS
+            and (word[:1].isupper() or word[:1].isdigit())
+        )
+        out[name] = word if ok else None
+    return out

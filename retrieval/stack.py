@@ -1,0 +1,63 @@
+"""Wires the recommendation side together once per process: settings → db, store, encoder, catalogue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from .catalogue import CatalogueIndex
+from .db import Database
+from .embed import Encoder
+from .indexer import IndexReport, build_index
+from .search import ProductSearch
+from .settings import Settings
+from .store import PRODUCTS, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class CatalogueNotIndexed(RuntimeError):
+    """The index is empty; run `shopassist index` (make run does it for you)."""
+
+
+@dataclass
+class RetrievalStack:
+    settings: Settings
+    db: Database
+    store: VectorStore
+    encoder: Encoder
+    _catalogue: CatalogueIndex | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings) -> RetrievalStack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            store=VectorStore.from_settings(settings),
+            encoder=Encoder(settings.embed_batch_size, settings.torch_threads),
+        )
+
+    def is_indexed(self) -> bool:
+        return self.db.has_catalogue() and self.store.count(PRODUCTS) > 0
+
+    def index(self, progress: bool = False) -> IndexReport:
+        report = build_index(self.settings, self.db, self.store, self.encoder, progress=progress)
+        with self._lock:
+            self._catalogue = None  # reload the mirror on next use
+        return report
+
+    @property
+    def catalogue(self) -> CatalogueIndex:
+        with self._lock:
+            if self._catalogue is None:
+                cat = CatalogueIndex.load(self.db, self.store)
+                if not len(cat):
+                    raise CatalogueNotIndexed("the catalogue is not indexed; run `shopassist index`")
+                self._catalogue = cat
+            return self._catalogue
+
+    def search(self) -> ProductSearch:
+        return ProductSearch(self.catalogue, self.encoder, self.store)
