@@ -54,8 +54,9 @@ def _print_hits(hits, as_json: bool) -> None:
         return
     for n, h in enumerate(hits, 1):
         p = h.product
-        sys.stdout.write(f"{n:2}. {p.name}  [{p.sub_category}]  ${p.price:,.2f}  "
-                         f"(score {h.score:.3f}, {p.id})\n")
+        sys.stdout.write(
+            f"{n:2}. {p.name}  [{p.sub_category}]  ${p.price:,.2f}  (score {h.score:.3f}, {p.id})\n"
+        )
 
 
 @command("search")
@@ -89,6 +90,85 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         run(query)
 
 
+@command("home")
+def cmd_home(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.home import build_home
+
+    stack = _stack(settings)
+    svc = stack.recommendations()
+    user = args.user or None
+    if user and not svc.profile(user).n_events and not _customer_exists(stack, user):
+        sys.stderr.write(f"error: unknown user {user!r} (use --user '' for a new visitor)\n")
+        return 1
+    page = build_home(svc, user, per_section=args.k)
+    if args.json:
+        sys.stdout.write(json.dumps(page.as_json(), indent=2) + "\n")
+        return 0
+    sys.stdout.write(f"Home page for {user or 'a new visitor'}: {page.profile_summary}\n")
+    for section in page.sections:
+        sys.stdout.write(f"\n## {section.title}\n")
+        for item in section.items:
+            sys.stdout.write(
+                f"  - {item.name} [{item.sub_category}] ${item.price:,.2f}: {item.reason}\n"
+            )
+    return 0
+
+
+def _customer_exists(stack: RetrievalStack, user_id: str) -> bool:
+    from retrieval.db import CustomerRow
+
+    with stack.db.session() as s:
+        return s.get(CustomerRow, user_id) is not None
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.scoring import FEATURES
+    from retrieval.train import TrainConfig, train_scoring_model
+
+    stack = _stack(settings)
+    svc = stack.recommendations()
+    model = train_scoring_model(
+        svc.items, svc.interaction_log(), TrainConfig(negatives=args.negatives, epochs=args.epochs)
+    )
+    path = model.save(settings.scoring_dir)
+    sys.stdout.write(f"saved scoring model {model.version} to {path}\n")
+    sys.stdout.write(
+        json.dumps(
+            {
+                "meta": model.meta,
+                "weights": dict(zip(FEATURES, map(float, model.weights), strict=True)),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
+@command("ab-report")
+def cmd_ab_report(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.ab import ab_report, load_experiments
+
+    stack = _stack(settings)
+    names = (
+        [args.experiment]
+        if args.experiment
+        else sorted(load_experiments(settings.experiments_file))
+    )
+    reports = [ab_report(stack.db, n) for n in names]
+    if args.json:
+        from dataclasses import asdict
+
+        sys.stdout.write(json.dumps([asdict(r) for r in reports], indent=2) + "\n")
+    else:
+        for r in reports:
+            sys.stdout.write(
+                f"## {r.experiment}\n{r.markdown() if r.variants else 'no data yet'}\n\n"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shopassist", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -101,6 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search the catalogue; interactive without a query")
     s.add_argument("query", nargs="*")
     s.add_argument("-k", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("home", help="the personalised home page for a shopper")
+    s.add_argument("--user", default="", help="customer id; empty for a new visitor")
+    s.add_argument("-k", type=int, default=8, help="items per section")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("train", help="train the scoring core's weights on the event log")
+    s.add_argument("--negatives", type=int, default=30)
+    s.add_argument("--epochs", type=int, default=400)
+
+    s = sub.add_parser("ab-report", help="CTR per variant with confidence intervals")
+    s.add_argument("--experiment", default=None)
     s.add_argument("--json", action="store_true")
 
     for extra in EXTRA_PARSERS:

@@ -23,8 +23,15 @@ log = logging.getLogger(__name__)
 
 def product_from_row(r: ProductRow) -> Product:
     return Product(
-        id=r.id, name=r.name, category=r.category, sub_category=r.sub_category, price=r.price,
-        source=r.source, brand=r.brand, features=r.features, rating=r.rating,
+        id=r.id,
+        name=r.name,
+        category=r.category,
+        sub_category=r.sub_category,
+        price=r.price,
+        source=r.source,
+        brand=r.brand,
+        features=r.features,
+        rating=r.rating,
         consumable=r.consumable,
     )
 
@@ -32,9 +39,15 @@ def product_from_row(r: ProductRow) -> Product:
 def product_metadata(p: Product) -> dict:
     """Chroma metadata: scalars only, no None."""
     return {
-        "id": p.id, "name": p.name[:500], "category": p.category, "sub_category": p.sub_category,
-        "price": float(p.price), "brand": p.brand or "", "source": p.source,
-        "content_hash": p.content_hash(), "consumable": bool(p.consumable),
+        "id": p.id,
+        "name": p.name[:500],
+        "category": p.category,
+        "sub_category": p.sub_category,
+        "price": float(p.price),
+        "brand": p.brand or "",
+        "source": p.source,
+        "content_hash": p.content_hash(),
+        "consumable": bool(p.consumable),
     }
 
 
@@ -100,8 +113,9 @@ class CatalogueIndex:
             m[self.indices(c.exclude_ids)] = False
         return m
 
-    def exact_top_k(self, query: np.ndarray, k: int, mask: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def exact_top_k(
+        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact cosine top-k over the masked subset: (indices, scores), best first."""
         idx = np.flatnonzero(mask) if mask is not None else np.arange(len(self.products))
         if idx.size == 0:

@@ -52,8 +52,11 @@ class Constraints:
             clauses.append({"price": {"$gte": self.min_price}})
         if self.max_price is not None:
             clauses.append({"price": {"$lte": self.max_price}})
-        for key, values in (("category", self.categories), ("sub_category", self.sub_categories),
-                            ("brand", self.brands)):
+        for key, values in (
+            ("category", self.categories),
+            ("sub_category", self.sub_categories),
+            ("brand", self.brands),
+        ):
             if len(values) == 1:
                 clauses.append({key: next(iter(values))})
             elif values:
@@ -113,14 +116,18 @@ class Constraints:
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b-\x1f\x7f]")
 _NUM = r"(-?\s*\d[\d,]*(?:\.\d+)?\s*k?)"
 _MONEY = rf"(?:\$|usd\s*)?\s*{_NUM}\s*(?:dollars|usd|bucks)?"
-_MAX_WORDS = r"under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within|<=?"
+_MAX_WORDS = (
+    r"under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within|<=?"
+)
 _MIN_WORDS = r"over|above|more than|at least|from|min(?:imum)?|starting at|>=?"
 _BETWEEN = re.compile(rf"\b(?:between\s+)?{_MONEY}\s*(?:-|–|—|to|and)\s*{_MONEY}", re.I)
 _BETWEEN_WORD = re.compile(rf"\bbetween\s+{_MONEY}\s+and\s+{_MONEY}", re.I)
 _MAX = re.compile(rf"(?:\b|(?<=\s)|^)(?:{_MAX_WORDS})\s*{_MONEY}", re.I)
 _MIN = re.compile(rf"(?:\b|(?<=\s)|^)(?:{_MIN_WORDS})\s*{_MONEY}", re.I)
 _AROUND = re.compile(rf"\b(?:around|about|roughly|approximately|~)\s*{_MONEY}", re.I)
-_BAD_PRICE = re.compile(rf"\b({_MAX_WORDS}|{_MIN_WORDS}|around|between)\s*\$\s*([^\s\d-][^\s]*)", re.I)
+_BAD_PRICE = re.compile(
+    rf"\b({_MAX_WORDS}|{_MIN_WORDS}|around|between)\s*\$\s*([^\s\d-][^\s]*)", re.I
+)
 _NEGATION = r"(?:not|no|except|without|other than|anything but|but not|exclude|excluding|avoid)"
 
 

@@ -178,28 +178,61 @@ class Database:
                 s.execute(delete(table))
             s.add_all(
                 ProductRow(
-                    id=p.id, name=p.name, category=p.category, sub_category=p.sub_category,
-                    price=p.price, brand=p.brand, source=p.source, features=p.features,
-                    rating=p.rating, consumable=p.consumable, content_hash=p.content_hash(),
+                    id=p.id,
+                    name=p.name,
+                    category=p.category,
+                    sub_category=p.sub_category,
+                    price=p.price,
+                    brand=p.brand,
+                    source=p.source,
+                    features=p.features,
+                    rating=p.rating,
+                    consumable=p.consumable,
+                    content_hash=p.content_hash(),
                 )
                 for p in data.products
             )
             s.add_all(
-                CustomerRow(id=c.id, name=c.name, segment=c.segment, city=c.city, state=c.state,
-                            region=c.region)
+                CustomerRow(
+                    id=c.id,
+                    name=c.name,
+                    segment=c.segment,
+                    city=c.city,
+                    state=c.state,
+                    region=c.region,
+                )
                 for c in data.customers
             )
             s.flush()
             for o in data.orders:
-                s.add(OrderRow(id=o.id, customer_id=o.customer_id, order_date=o.order_date,
-                               ship_date=o.ship_date, ship_mode=o.ship_mode, city=o.city,
-                               state=o.state, postal_code=o.postal_code))
+                s.add(
+                    OrderRow(
+                        id=o.id,
+                        customer_id=o.customer_id,
+                        order_date=o.order_date,
+                        ship_date=o.ship_date,
+                        ship_mode=o.ship_mode,
+                        city=o.city,
+                        state=o.state,
+                        postal_code=o.postal_code,
+                    )
+                )
             s.flush()
             s.add_all(
-                OrderLineRow(order_id=o.id, product_id=ln.product_id, quantity=ln.quantity,
-                             unit_price=ln.unit_price, discount=ln.discount, sales=ln.sales)
+                OrderLineRow(
+                    order_id=o.id,
+                    product_id=ln.product_id,
+                    quantity=ln.quantity,
+                    unit_price=ln.unit_price,
+                    discount=ln.discount,
+                    sales=ln.sales,
+                )
                 for o in data.orders
                 for ln in o.lines
             )
-        log.info("loaded %d products, %d customers, %d orders", len(data.products),
-                 len(data.customers), len(data.orders))
+        log.info(
+            "loaded %d products, %d customers, %d orders",
+            len(data.products),
+            len(data.customers),
+            len(data.orders),
+        )

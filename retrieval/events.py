@@ -21,8 +21,14 @@ from .db import Database, EventRow, OrderLineRow, OrderRow
 log = logging.getLogger(__name__)
 
 EventType = Literal["view", "click", "add_to_cart", "purchase", "search", "chat_mention"]
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "search",
-                                "chat_mention")
+EVENT_TYPES: tuple[str, ...] = (
+    "view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "search",
+    "chat_mention",
+)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BATCH = 1000
 
@@ -32,8 +38,12 @@ class EventIn(BaseModel):
 
     model_config = {"extra": "forbid", "str_strip_whitespace": True}
 
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64,
-                    pattern=r"^[A-Za-z0-9:_.\-]+$")
+    id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9:_.\-]+$",
+    )
     user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_.\-@]+$")
     type: EventType
     product_id: str | None = Field(default=None, max_length=64)
@@ -90,9 +100,13 @@ def _insert_ignore(db: Database):
     return insert(EventRow).on_conflict_do_nothing(index_elements=["id"])
 
 
-def ingest(db: Database, events: Sequence[dict[str, Any] | EventIn],
-           product_exists: Callable[[str], bool], now: datetime | None = None,
-           origin: str = "live") -> IngestResult:
+def ingest(
+    db: Database,
+    events: Sequence[dict[str, Any] | EventIn],
+    product_exists: Callable[[str], bool],
+    now: datetime | None = None,
+    origin: str = "live",
+) -> IngestResult:
     """Validate and store a batch. Valid events commit together; each bad one is reported."""
     if len(events) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} events, got {len(events)}")
@@ -105,21 +119,27 @@ def ingest(db: Database, events: Sequence[dict[str, Any] | EventIn],
         try:
             ev = raw if isinstance(raw, EventIn) else EventIn.model_validate(raw)
         except ValidationError as exc:
-            msg = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}"
-                            for e in exc.errors())
+            msg = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()
+            )
             result.errors.append(EventError(i, str(raw_id) if raw_id else None, "invalid", msg))
             continue
         if ev.product_id and not product_exists(ev.product_id):
-            result.errors.append(EventError(i, ev.id, "unknown_product",
-                                            f"unknown product id {ev.product_id!r}"))
+            result.errors.append(
+                EventError(i, ev.id, "unknown_product", f"unknown product id {ev.product_id!r}")
+            )
             continue
         if ev.ts is not None and ev.ts > now + CLOCK_SKEW:
-            result.errors.append(EventError(i, ev.id, "future_timestamp",
-                                            f"timestamp {ev.ts.isoformat()} is in the future"))
+            result.errors.append(
+                EventError(
+                    i, ev.id, "future_timestamp", f"timestamp {ev.ts.isoformat()} is in the future"
+                )
+            )
             continue
         if ev.id in seen:
-            result.errors.append(EventError(i, ev.id, "duplicate",
-                                            f"event id {ev.id!r} appears twice in this batch"))
+            result.errors.append(
+                EventError(i, ev.id, "duplicate", f"event id {ev.id!r} appears twice in this batch")
+            )
             continue
         seen.add(ev.id)
         valid.append((i, ev))
@@ -127,16 +147,28 @@ def ingest(db: Database, events: Sequence[dict[str, Any] | EventIn],
     if not valid:
         return result
     with db.session() as s:
-        existing = set(s.scalars(select(EventRow.id).where(EventRow.id.in_([e.id for _, e in valid]))))
+        existing = set(
+            s.scalars(select(EventRow.id).where(EventRow.id.in_([e.id for _, e in valid])))
+        )
         rows = []
         for i, ev in valid:
             if ev.id in existing:
-                result.errors.append(EventError(i, ev.id, "duplicate",
-                                                f"event id {ev.id!r} is already stored"))
+                result.errors.append(
+                    EventError(i, ev.id, "duplicate", f"event id {ev.id!r} is already stored")
+                )
                 continue
-            rows.append({"id": ev.id, "user_id": ev.user_id, "product_id": ev.product_id,
-                         "type": ev.type, "ts": ev.ts or now, "session_id": ev.session_id,
-                         "query": ev.query, "origin": origin})
+            rows.append(
+                {
+                    "id": ev.id,
+                    "user_id": ev.user_id,
+                    "product_id": ev.product_id,
+                    "type": ev.type,
+                    "ts": ev.ts or now,
+                    "session_id": ev.session_id,
+                    "query": ev.query,
+                    "origin": origin,
+                }
+            )
         if rows:
             s.execute(_insert_ignore(db), rows)
         result.accepted = [r["id"] for r in rows]
@@ -161,34 +193,58 @@ def user_events(db: Database, user_id: str, since: datetime | None = None) -> li
         if since is not None:
             q = q.where(EventRow.ts >= since)
         rows = s.scalars(q.order_by(EventRow.ts, EventRow.id)).all()
-        return [StoredEvent(r.id, r.user_id, r.product_id, r.type, r.ts, r.session_id, r.origin)
-                for r in rows]
+        return [
+            StoredEvent(r.id, r.user_id, r.product_id, r.type, r.ts, r.session_id, r.origin)
+            for r in rows
+        ]
 
 
 def all_events(db: Database, types: Iterable[str] = EVENT_TYPES) -> list[StoredEvent]:
     with db.session() as s:
-        rows = s.scalars(select(EventRow).where(EventRow.type.in_(list(types)))
-                         .order_by(EventRow.ts, EventRow.id)).all()
-        return [StoredEvent(r.id, r.user_id, r.product_id, r.type, r.ts, r.session_id, r.origin)
-                for r in rows]
+        rows = s.scalars(
+            select(EventRow)
+            .where(EventRow.type.in_(list(types)))
+            .order_by(EventRow.ts, EventRow.id)
+        ).all()
+        return [
+            StoredEvent(r.id, r.user_id, r.product_id, r.type, r.ts, r.session_id, r.origin)
+            for r in rows
+        ]
 
 
 def seed_purchases_from_orders(db: Database) -> int:
     """Real purchase history: one event per order line, at its order date. Idempotent."""
     with db.session() as s:
         lines = s.execute(
-            select(OrderLineRow.id, OrderLineRow.order_id, OrderLineRow.product_id,
-                   OrderRow.customer_id, OrderRow.order_date)
-            .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+            select(
+                OrderLineRow.id,
+                OrderLineRow.order_id,
+                OrderLineRow.product_id,
+                OrderRow.customer_id,
+                OrderRow.order_date,
+            ).join(OrderRow, OrderRow.id == OrderLineRow.order_id)
         ).all()
         if not lines:
             return 0
-        before = s.scalar(select(func.count()).select_from(EventRow).where(EventRow.origin == "seed"))
-        rows = [{"id": f"seed:{oid}:{pid}", "user_id": cust, "product_id": pid, "type": "purchase",
-                 "ts": datetime.combine(odate, datetime.min.time()), "session_id": oid,
-                 "query": None, "origin": "seed"}
-                for _lid, oid, pid, cust, odate in lines]
+        before = s.scalar(
+            select(func.count()).select_from(EventRow).where(EventRow.origin == "seed")
+        )
+        rows = [
+            {
+                "id": f"seed:{oid}:{pid}",
+                "user_id": cust,
+                "product_id": pid,
+                "type": "purchase",
+                "ts": datetime.combine(odate, datetime.min.time()),
+                "session_id": oid,
+                "query": None,
+                "origin": "seed",
+            }
+            for _lid, oid, pid, cust, odate in lines
+        ]
         for start in range(0, len(rows), 2000):
-            s.execute(_insert_ignore(db), rows[start:start + 2000])
-        after = s.scalar(select(func.count()).select_from(EventRow).where(EventRow.origin == "seed"))
+            s.execute(_insert_ignore(db), rows[start : start + 2000])
+        after = s.scalar(
+            select(func.count()).select_from(EventRow).where(EventRow.origin == "seed")
+        )
     return int(after - before)

@@ -29,8 +29,9 @@ class IndexReport:
         return self.embedded / self.seconds if self.seconds and self.embedded else 0.0
 
 
-def build_index(settings: Settings, db: Database, store: VectorStore, encoder: Encoder,
-                progress: bool = False) -> IndexReport:
+def build_index(
+    settings: Settings, db: Database, store: VectorStore, encoder: Encoder, progress: bool = False
+) -> IndexReport:
     t0 = time.perf_counter()
     data = get_source(settings.catalogue).load(settings.raw_dir)
     db.load_catalogue(data)
@@ -39,10 +40,12 @@ def build_index(settings: Settings, db: Database, store: VectorStore, encoder: E
     removed = sorted(set(existing) - {p.id for p in data.products})
     if changed:
         vectors = encoder.encode([p.embedding_text() for p in changed], progress=progress)
-        store.upsert(PRODUCTS, [p.id for p in changed], vectors,
-                     [product_metadata(p) for p in changed])
+        store.upsert(
+            PRODUCTS, [p.id for p in changed], vectors, [product_metadata(p) for p in changed]
+        )
     store.delete(PRODUCTS, removed)
-    report = IndexReport(settings.catalogue, len(data.products), len(changed), len(removed),
-                         time.perf_counter() - t0)
+    report = IndexReport(
+        settings.catalogue, len(data.products), len(changed), len(removed), time.perf_counter() - t0
+    )
     log.info("index: %s", report)
     return report

@@ -32,8 +32,14 @@ class SearchHit:
 
     def as_json(self) -> dict:
         p = self.product
-        return {"id": p.id, "name": p.name, "category": p.category,
-                "sub_category": p.sub_category, "price": p.price, "score": round(self.score, 4)}
+        return {
+            "id": p.id,
+            "name": p.name,
+            "category": p.category,
+            "sub_category": p.sub_category,
+            "price": p.price,
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass
@@ -54,16 +60,28 @@ def blend(query_vec: np.ndarray, profile_vec: np.ndarray | None, weight: float) 
 
 
 class ProductSearch:
-    def __init__(self, catalogue: CatalogueIndex, encoder: Encoder,
-                 store: VectorStore | None = None, exact_scan_max: int = EXACT_SCAN_MAX) -> None:
+    def __init__(
+        self,
+        catalogue: CatalogueIndex,
+        encoder: Encoder,
+        store: VectorStore | None = None,
+        exact_scan_max: int = EXACT_SCAN_MAX,
+    ) -> None:
         self.catalogue = catalogue
         self.encoder = encoder
         self.store = store
         self.exact_scan_max = exact_scan_max
 
-    def search(self, constraints: Constraints, k: int = 10, *, query_vec: np.ndarray | None = None,
-               profile_vec: np.ndarray | None = None, profile_weight: float = 0.0,
-               plan: Plan = "auto") -> SearchResponse:
+    def search(
+        self,
+        constraints: Constraints,
+        k: int = 10,
+        *,
+        query_vec: np.ndarray | None = None,
+        profile_vec: np.ndarray | None = None,
+        profile_weight: float = 0.0,
+        plan: Plan = "auto",
+    ) -> SearchResponse:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         if query_vec is None:
@@ -93,13 +111,18 @@ class ProductSearch:
 
     def _exact(self, vec: np.ndarray, mask: np.ndarray, k: int) -> list[SearchHit]:
         idx, scores = self.catalogue.exact_top_k(vec, k, mask)
-        return [SearchHit(self.catalogue.products[i], float(s)) for i, s in zip(idx, scores,
-                                                                                 strict=True)]
+        return [
+            SearchHit(self.catalogue.products[i], float(s))
+            for i, s in zip(idx, scores, strict=True)
+        ]
 
     def _hnsw(self, vec: np.ndarray, c: Constraints, k: int) -> list[SearchHit]:
         # Exclusions by id are not expressible in `where`; over-fetch and drop them here.
         n = k + len(c.exclude_ids)
         hits = self.store.query(PRODUCTS, vec, n, where=c.to_where())
-        out = [SearchHit(self.catalogue.get(h.id), h.score) for h in hits
-               if h.id in self.catalogue and h.id not in c.exclude_ids]
+        out = [
+            SearchHit(self.catalogue.get(h.id), h.score)
+            for h in hits
+            if h.id in self.catalogue and h.id not in c.exclude_ids
+        ]
         return out[:k]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -28,9 +29,13 @@ def apply_offline_env() -> None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHOPASSIST_", extra="ignore", validate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPASSIST_", extra="ignore", validate_by_name=True
+    )
 
-    data_dir: Path = Field(default=Path("data"), description="Everything the app writes lives here.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Everything the app writes lives here."
+    )
     catalogue: Literal["superstore", "electronics"] = "superstore"
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to SQLite under data_dir."
@@ -40,6 +45,12 @@ class Settings(BaseSettings):
         validation_alias="CHROMA_URL",
         description="If set, use a Chroma server (http://host:port) instead of the embedded store.",
     )
+    store_today: date | None = Field(
+        default=None,
+        description="The store's 'today'. Unset: the day after the last order for historical "
+        "demo data, else the real date.",
+    )
+    experiments_file: Path = Path("config/experiments.yaml")
     embed_batch_size: int = 64
     torch_threads: int = 2
 
@@ -81,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def scoring_dir(self) -> Path:
+        return self.models_dir / "scoring"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
 
 from .catalogue import CatalogueIndex
-from .db import Database
+from .clock import StoreClock
+from .db import Database, OrderRow
 from .embed import Encoder
 from .indexer import IndexReport, build_index
 from .search import ProductSearch
@@ -28,6 +32,7 @@ class RetrievalStack:
     store: VectorStore
     encoder: Encoder
     _catalogue: CatalogueIndex | None = None
+    _recs: object | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -47,6 +52,7 @@ class RetrievalStack:
         report = build_index(self.settings, self.db, self.store, self.encoder, progress=progress)
         with self._lock:
             self._catalogue = None  # reload the mirror on next use
+            self._recs = None
         return report
 
     @property
@@ -55,9 +61,33 @@ class RetrievalStack:
             if self._catalogue is None:
                 cat = CatalogueIndex.load(self.db, self.store)
                 if not len(cat):
-                    raise CatalogueNotIndexed("the catalogue is not indexed; run `shopassist index`")
+                    raise CatalogueNotIndexed(
+                        "the catalogue is not indexed; run `shopassist index`"
+                    )
                 self._catalogue = cat
             return self._catalogue
 
     def search(self) -> ProductSearch:
         return ProductSearch(self.catalogue, self.encoder, self.store)
+
+    def clock(self) -> StoreClock:
+        if self.settings.store_today:
+            return StoreClock(self.settings.store_today)
+        with self.db.session() as s:
+            last: date | None = s.scalar(select(func.max(OrderRow.order_date)))
+        # Historical demo data: pin the store's today to the day after its last order.
+        if last and (date.today() - last).days > 60:
+            return StoreClock(last + timedelta(days=1))
+        return StoreClock()
+
+    def recommendations(self):
+        """The live RecommendationService (profiles, scoring core), built once."""
+        from .recommend import RecommendationService
+        from .scoring import ScoringModel
+
+        if self._recs is None:
+            model = ScoringModel.load_latest(self.settings.scoring_dir)
+            svc = RecommendationService(self.catalogue, self.db, self.clock(), model)
+            with self._lock:
+                self._recs = svc
+        return self._recs

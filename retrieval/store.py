@@ -90,8 +90,14 @@ class VectorStore:
                 return out
             offset += MAX_BATCH
 
-    def upsert(self, name: str, ids: list[str], vectors: np.ndarray, metadatas: list[dict],
-               documents: list[str] | None = None) -> None:
+    def upsert(
+        self,
+        name: str,
+        ids: list[str],
+        vectors: np.ndarray,
+        metadatas: list[dict],
+        documents: list[str] | None = None,
+    ) -> None:
         col = self.collection(name)
         for start in range(0, len(ids), MAX_BATCH):
             end = start + MAX_BATCH
@@ -128,20 +134,31 @@ class VectorStore:
         matrix = np.concatenate(vecs) if vecs else np.zeros((0, 384), dtype=np.float32)
         return ids, matrix, metas
 
-    def query(self, name: str, vector: np.ndarray, k: int, where: dict | None = None,
-              with_documents: bool = False) -> list[Hit]:
+    def query(
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        where: dict | None = None,
+        with_documents: bool = False,
+    ) -> list[Hit]:
         col = self.collection(name)
         include = ["metadatas", "distances"] + (["documents"] if with_documents else [])
         try:
-            res = col.query(query_embeddings=[vector.tolist()], n_results=k, where=where or None,
-                            include=include)
+            res = col.query(
+                query_embeddings=[vector.tolist()],
+                n_results=k,
+                where=where or None,
+                include=include,
+            )
         except Exception as exc:
             raise VectorStoreUnavailable(f"Chroma query failed: {exc}") from exc
         docs = res.get("documents") or [[None] * len(res["ids"][0])]
         return [
             Hit(id=i, score=1.0 - float(d), metadata=m or {}, document=doc)
-            for i, d, m, doc in zip(res["ids"][0], res["distances"][0], res["metadatas"][0],
-                                    docs[0], strict=True)
+            for i, d, m, doc in zip(
+                res["ids"][0], res["distances"][0], res["metadatas"][0], docs[0], strict=True
+            )
         ]
 
     def heartbeat(self) -> bool:

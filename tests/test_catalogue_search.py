@@ -75,8 +75,12 @@ def test_reindex_is_idempotent_and_incremental(any_stack):
     # A changed product is re-embedded; a stale one is removed.
     cat = any_stack.catalogue
     p = cat.products[0]
-    any_stack.store.upsert(PRODUCTS, [p.id, "STALE-1"], np.stack([cat.vectors[0]] * 2),
-                           [{"content_hash": "old", "price": 1.0}, {"content_hash": "x"}])
+    any_stack.store.upsert(
+        PRODUCTS,
+        [p.id, "STALE-1"],
+        np.stack([cat.vectors[0]] * 2),
+        [{"content_hash": "old", "price": 1.0}, {"content_hash": "x"}],
+    )
     report = any_stack.index()
     assert (report.embedded, report.removed) == (1, 1)
     assert any_stack.store.count(PRODUCTS) == 1862
@@ -86,7 +90,11 @@ def test_search_cli_json(stack):
     env = {"SHOPASSIST_DATA_DIR": str(stack.settings.data_dir), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "search", "--json", "-k", "5", "Avery labels"],
-        capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
@@ -99,7 +107,11 @@ def test_search_cli_bad_query(stack):
     env = {"SHOPASSIST_DATA_DIR": str(stack.settings.data_dir), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "search", "chairs under $abc"],
-        capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
     )
     assert out.returncode == 2 and "cannot read a price" in out.stderr
     assert "Traceback" not in out.stderr

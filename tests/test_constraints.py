@@ -6,8 +6,9 @@ from retrieval.constraints import MAX_QUERY_CHARS, ConstraintError, Constraints,
 
 VOCAB = Vocabulary(
     categories=frozenset({"Furniture", "Office Supplies", "Technology"}),
-    sub_categories=frozenset({"Chairs", "Binders", "Phones", "Paper", "Tables", "Labels",
-                              "Supplies", "Bookcases"}),
+    sub_categories=frozenset(
+        {"Chairs", "Binders", "Phones", "Paper", "Tables", "Labels", "Supplies", "Bookcases"}
+    ),
     brands=frozenset({"Avery", "Hon", "Xerox", "Wilson Jones"}),
 )
 
@@ -45,8 +46,14 @@ def test_where_filter_shape():
     assert parse("a nice chair", Vocabulary()).to_where() is None
     assert parse("under $50", VOCAB).to_where() == {"price": {"$lte": 50.0}}
     where = parse("not Avery binders between 10 and 30", VOCAB).to_where()
-    assert where == {"$and": [{"price": {"$gte": 10.0}}, {"price": {"$lte": 30.0}},
-                              {"sub_category": "Binders"}, {"brand": {"$nin": ["Avery"]}}]}
+    assert where == {
+        "$and": [
+            {"price": {"$gte": 10.0}},
+            {"price": {"$lte": 30.0}},
+            {"sub_category": "Binders"},
+            {"brand": {"$nin": ["Avery"]}},
+        ]
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,144 @@
+"""The personalised home page: sections ranked only by the shared scoring core."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .explain import reason
+from .profile import Profile
+from .recommend import RecommendationService
+from .scoring import Context, Ranked, ScoringParams
+
+
+@dataclass
+class HomeItem:
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    score: float
+    reason: str
+    contributions: dict[str, float]
+
+
+@dataclass
+class HomeSection:
+    key: str
+    title: str
+    items: list[HomeItem]
+
+
+@dataclass
+class HomePage:
+    user_id: str | None
+    profile_summary: str
+    cold_start: bool
+    sections: list[HomeSection]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+    def item_ids(self) -> list[str]:
+        return [i.id for s in self.sections for i in s.items]
+
+
+def _items(
+    svc: RecommendationService, profile: Profile, ranked: Ranked, anchor: int | None = None
+) -> list[HomeItem]:
+    names = [p.name for p in svc.catalogue.products]
+    out = []
+    for row, idx in enumerate(ranked.items):
+        p = svc.catalogue.products[int(idx)]
+        why = reason(svc.items, names, profile, ranked, row)
+        if anchor is not None:
+            bought_with = svc.items.cooc[anchor, int(idx)] > 0
+            why = f"{'Often bought with' if bought_with else 'Goes well with'} {names[anchor]}"
+        out.append(
+            HomeItem(
+                p.id,
+                p.name,
+                p.category,
+                p.sub_category,
+                p.price,
+                round(float(ranked.scores[row]), 4),
+                why,
+                {k: round(v, 4) for k, v in ranked.contribution_dict(row).items()},
+            )
+        )
+    return out
+
+
+def _anchor(profile: Profile) -> int | None:
+    """The most recent durable purchase (or, failing that, the latest item touched)."""
+    if profile.purchased:
+        return max(profile.purchased, key=profile.purchased.get)
+    return profile.session_items[-1] if profile.session_items else None
+
+
+def build_home(
+    svc: RecommendationService,
+    user_id: str | None,
+    per_section: int = 8,
+    params: ScoringParams | None = None,
+) -> HomePage:
+    t0 = time.perf_counter()
+    core = svc.core_for(params)
+    profile = svc.profile(user_id)
+    items = svc.items
+    used: set[int] = set(profile.session_items)  # just looked at: not news on the home page
+    sections: list[HomeSection] = []
+
+    def add(
+        key: str, title: str, ctx: Context, k: int = per_section, anchor: int | None = None
+    ) -> None:
+        ctx.exclude |= used
+        ranked = core.full_rank(profile, ctx, k)
+        if len(ranked):
+            used.update(int(i) for i in ranked.items)
+            sections.append(HomeSection(key, title, _items(svc, profile, ranked, anchor)))
+
+    if profile.is_cold:
+        add("popular", "Popular right now", Context())
+        for c, name in enumerate(items.category_names):
+            add(
+                f"top-{name.lower().replace(' ', '-')}",
+                f"Top picks in {name}",
+                Context(mask=items.category == c),
+                k=max(4, per_section // 2),
+            )
+    else:
+        add("for-you", "For you", Context())
+        anchor = _anchor(profile)
+        if anchor is not None:
+            neighbours = items.cooc[anchor].indices
+            similar = np.argsort(-(items.vectors @ items.vectors[anchor]))[1:60]
+            mask = np.zeros(len(items), dtype=bool)
+            mask[np.concatenate([neighbours, similar])] = True
+            mask[anchor] = False
+            name = svc.catalogue.products[anchor].name
+            add(
+                "because",
+                f"Because you bought {name}",
+                Context(session_items=[anchor], mask=mask),
+                anchor=anchor,
+            )
+        top_subs = profile.top_sub_categories(3)
+        if top_subs:
+            wanted = [items.sub_category_names.index(s) for s in top_subs]
+            add(
+                "popular-in-categories",
+                f"Popular in {', '.join(top_subs)}",
+                Context(mask=np.isin(items.sub_category, wanted)),
+            )
+    return HomePage(
+        user_id,
+        profile.explain(),
+        profile.is_cold,
+        sections,
+        {"total": round((time.perf_counter() - t0) * 1e3, 2)},
+    )

@@ -1,0 +1,322 @@
+"""The scoring core: the one seam that ranks products for chat, the home page, evaluation and
+A/B tests alike (in the spirit of RecBole's predict / full_sort_predict).
+
+    core.score(profile, context, candidates) -> Ranked   # scores + per-feature contributions
+    core.full_rank(profile, context, k)      -> Ranked   # over the whole catalogue
+
+The score is a logistic model over standardised features, so each feature's contribution is
+simply weight × standardised value: the explanations read those contributions directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .items import ItemFeatures
+from .profile import Profile
+
+log = logging.getLogger(__name__)
+
+FEATURES: tuple[str, ...] = (
+    "query_sim",  # the shopper's words vs the product text
+    "profile_sim",  # the decayed profile vector vs the product
+    "session_sim",  # items touched in this session (real-time interest)
+    "sub_category_affinity",
+    "category_affinity",
+    "brand_affinity",
+    "price_fit",  # closeness to the shopper's usual price band
+    "popularity",
+    "trend",  # recent popularity
+    "co_purchase",  # item-to-item: bought together with the shopper's items
+    "bought_before",
+)
+# Used until `shopassist train` has written a model: sensible, hand-set, on standardised features.
+DEFAULT_WEIGHTS = {
+    "query_sim": 0.0,
+    "profile_sim": 0.5,
+    "session_sim": 0.0,
+    "sub_category_affinity": 0.5,
+    "category_affinity": 0.2,
+    "brand_affinity": 0.2,
+    "price_fit": 0.2,
+    "popularity": 0.5,
+    "trend": 0.2,
+    "co_purchase": 0.5,
+    "bought_before": 0.0,
+}
+MODEL_FORMAT = 1
+
+
+@dataclass
+class ScoringParams:
+    """Knobs an A/B variant may change without retraining."""
+
+    query_weight: float = 2.5  # logged searches with outcomes are too few to learn this yet
+    session_weight: float = 0.8  # seeded history has no sessions, so this cannot be learned yet
+    long_tail_boost: float = 0.0  # added × (1 - popularity)
+    mmr_lambda: float = 0.85  # 1 = pure relevance, lower = more diverse
+    mmr_pool: int = 200
+
+
+@dataclass
+class ScoringModel:
+    weights: np.ndarray
+    bias: float = 0.0
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    std: np.ndarray = field(default_factory=lambda: np.ones(len(FEATURES)))
+    version: str = "default"
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def default(cls) -> ScoringModel:
+        return cls(np.array([DEFAULT_WEIGHTS[f] for f in FEATURES]), version="default")
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"scoring-{self.version}.json"
+        payload = {
+            "format": MODEL_FORMAT,
+            "features": list(FEATURES),
+            "version": self.version,
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "meta": self.meta,
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2))
+        tmp.replace(path)  # atomic: a crash never leaves a half-written model
+        (directory / "LATEST").write_text(path.name)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> ScoringModel:
+        data = json.loads(path.read_text())
+        if data.get("format") != MODEL_FORMAT or data.get("features") != list(FEATURES):
+            raise ValueError(
+                f"{path} was trained for other features; retrain with `shopassist train`"
+            )
+        return cls(
+            np.array(data["weights"]),
+            float(data["bias"]),
+            np.array(data["mean"]),
+            np.array(data["std"]),
+            data["version"],
+            data.get("meta", {}),
+        )
+
+    @classmethod
+    def load_latest(cls, directory: Path) -> ScoringModel:
+        latest = directory / "LATEST"
+        if not latest.exists():
+            log.warning(
+                "no trained scoring model in %s; using default weights (run `shopassist train`)",
+                directory,
+            )
+            return cls.default()
+        try:
+            return cls.load(directory / latest.read_text().strip())
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("cannot load scoring model (%s); using default weights", exc)
+            return cls.default()
+
+
+@dataclass
+class Context:
+    """What the conversation adds to the shopper's profile."""
+
+    query_vec: np.ndarray | None = None
+    session_items: list[int] = field(default_factory=list)
+    exclude: set[int] = field(default_factory=set)
+    mask: np.ndarray | None = None  # hard constraints as a boolean mask over items
+
+
+@dataclass
+class Ranked:
+    items: np.ndarray  # item indices, best first
+    scores: np.ndarray
+    contributions: np.ndarray  # (n, F+1): per-feature, then long-tail boost
+    features: np.ndarray  # raw feature values (n, F)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    names: tuple[str, ...] = FEATURES + ("long_tail",)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def head(self, k: int) -> Ranked:
+        return Ranked(
+            self.items[:k],
+            self.scores[:k],
+            self.contributions[:k],
+            self.features[:k],
+            self.timings_ms,
+        )
+
+    def contribution_dict(self, row: int) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(self.names, self.contributions[row], strict=True)}
+
+    def top_reasons(self, row: int, n: int = 2) -> list[tuple[str, float]]:
+        c = self.contribution_dict(row)
+        return [kv for kv in sorted(c.items(), key=lambda kv: -kv[1])[:n] if kv[1] > 0]
+
+
+class ScoringCore:
+    def __init__(
+        self,
+        items: ItemFeatures,
+        model: ScoringModel | None = None,
+        params: ScoringParams | None = None,
+    ) -> None:
+        self.items = items
+        self.model = model or ScoringModel.default()
+        self.params = params or ScoringParams()
+
+    def with_params(self, params: ScoringParams) -> ScoringCore:
+        return ScoringCore(self.items, self.model, params)
+
+    # Features ----------------------------------------------------------------------------
+    def features(self, profile: Profile, context: Context, cand: np.ndarray) -> np.ndarray:
+        it = self.items
+        x = np.zeros((len(cand), len(FEATURES)), dtype=np.float32)
+        V = it.vectors[cand]
+        if context.query_vec is not None:
+            x[:, 0] = V @ context.query_vec
+        pv = profile.vector()
+        if pv is not None:
+            x[:, 1] = V @ pv
+        session = (profile.session_items + list(context.session_items))[-5:]
+        if session:
+            x[:, 2] = (V @ it.vectors[session].T).max(axis=1)
+        x[:, 3] = profile.sub_category_share()[it.sub_category[cand]]
+        x[:, 4] = profile.category_share()[it.category[cand]]
+        b = it.brand[cand]
+        x[:, 5] = np.where(b >= 0, profile.brand_share()[np.maximum(b, 0)], 0.0)
+        band = profile.price_band()
+        if band is not None:
+            z = (it.log_price[cand] - band[0]) / band[1]
+            x[:, 6] = np.where(it.has_price[cand], np.exp(-0.5 * z * z), 0.0)
+        x[:, 7] = it.popularity[cand]
+        x[:, 8] = it.trend[cand]
+        hist, w = profile.history_weights()
+        if hist.size:
+            row = np.asarray(it.cooc[hist].T @ w).ravel()
+            x[:, 9] = row[cand]
+        if profile.purchased:
+            bought = np.fromiter(profile.purchased.keys(), dtype=np.int64)
+            x[:, 10] = np.isin(cand, bought)
+        return x
+
+    # Scoring -----------------------------------------------------------------------------
+    def score(self, profile: Profile, context: Context, candidates: np.ndarray) -> Ranked:
+        """Score the given candidates (e.g. Chroma's) and sort them, best first."""
+        t0 = time.perf_counter()
+        cand = np.asarray(candidates, dtype=np.int64)
+        x = self.features(profile, context, cand)
+        t1 = time.perf_counter()
+        m = self.model
+        contrib = np.zeros((len(cand), len(FEATURES) + 1), dtype=np.float32)
+        contrib[:, : len(FEATURES)] = m.weights * (x - m.mean) / m.std
+        if m.weights[0] == 0 and context.query_vec is not None:
+            # Query relevance, centred on this candidate set so it ranks within it.
+            q = x[:, 0]
+            contrib[:, 0] = self.params.query_weight * (q - q.mean()) / (q.std() + 1e-6)
+        if m.weights[2] == 0 and (profile.session_items or context.session_items):
+            s_ = x[:, 2]
+            contrib[:, 2] = self.params.session_weight * (s_ - s_.mean()) / (s_.std() + 1e-6)
+        if self.params.long_tail_boost:
+            contrib[:, -1] = self.params.long_tail_boost * (1.0 - self.items.popularity[cand])
+        scores = m.bias + contrib.sum(axis=1)
+        order = np.argsort(-scores, kind="stable")
+        t2 = time.perf_counter()
+        return Ranked(
+            cand[order],
+            scores[order],
+            contrib[order],
+            x[order],
+            {"features": (t1 - t0) * 1e3, "score": (t2 - t1) * 1e3},
+        )
+
+    def predict(self, profile: Profile, context: Context, candidates: np.ndarray) -> np.ndarray:
+        """Scores in the candidates' own order (RecBole's `predict`)."""
+        ranked = self.score(profile, context, candidates)
+        out = np.empty(len(ranked), dtype=np.float32)
+        pos = {int(i): s for i, s in zip(ranked.items, ranked.scores, strict=True)}
+        for j, c in enumerate(np.asarray(candidates)):
+            out[j] = pos[int(c)]
+        return out
+
+    def candidate_pool(
+        self, profile: Profile, context: Context, exclude_purchased: bool = True
+    ) -> np.ndarray:
+        n = len(self.items)
+        keep = np.ones(n, dtype=bool) if context.mask is None else context.mask.copy()
+        if context.exclude:
+            keep[list(context.exclude)] = False
+        if exclude_purchased and profile.purchased:
+            bought = np.fromiter(profile.purchased.keys(), dtype=np.int64)
+            keep[bought[~self.items.consumable[bought]]] = False  # consumables may be re-bought
+        return np.flatnonzero(keep)
+
+    def full_rank(
+        self,
+        profile: Profile,
+        context: Context,
+        k: int = 10,
+        *,
+        diversify: bool = True,
+        exclude_purchased: bool = True,
+    ) -> Ranked:
+        """Rank the whole catalogue (RecBole's `full_sort_predict`), then MMR for diversity."""
+        cand = self.candidate_pool(profile, context, exclude_purchased)
+        ranked = self.score(profile, context, cand)
+        if not diversify:
+            return ranked.head(k)
+        t = time.perf_counter()
+        out = mmr(ranked.head(self.params.mmr_pool), self.items.vectors, k, self.params.mmr_lambda)
+        out.timings_ms["mmr"] = (time.perf_counter() - t) * 1e3
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "model_version": self.model.version,
+            "params": asdict(self.params),
+            "weights": dict(zip(FEATURES, map(float, self.model.weights), strict=True)),
+        }
+
+
+def mmr(ranked: Ranked, vectors: np.ndarray, k: int, lam: float) -> Ranked:
+    """Maximal marginal relevance: trade a little score for items unlike those already picked."""
+    n = len(ranked)
+    if n <= 1 or lam >= 1.0:
+        return ranked.head(k)
+    s = ranked.scores
+    rel = (s - s.min()) / (s.max() - s.min() + 1e-9)
+    V = vectors[ranked.items]
+    chosen: list[int] = [0]
+    max_sim = V @ V[0]
+    available = np.ones(n, dtype=bool)
+    available[0] = False
+    while len(chosen) < min(k, n):
+        gain = lam * rel - (1 - lam) * max_sim
+        gain[~available] = -math.inf
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        available[j] = False
+        max_sim = np.maximum(max_sim, V @ V[j])
+    idx = np.array(chosen)
+    return Ranked(
+        ranked.items[idx],
+        ranked.scores[idx],
+        ranked.contributions[idx],
+        ranked.features[idx],
+        dict(ranked.timings_ms),
+    )
