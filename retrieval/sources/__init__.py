@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from .base import CatalogueData, CatalogueSource, Customer, Order, OrderLine, Product, SourceMissingError
+from .base import (
+    CatalogueData,
+    CatalogueSource,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    SourceMissingError,
+)
 from .electronics import ElectronicsSource
 from .superstore import SuperstoreSource
 
@@ -17,6 +25,15 @@ def get_source(name: str) -> CatalogueSource:
 
 
 __all__ = [
-    "SOURCES", "CatalogueData", "CatalogueSource", "Customer", "ElectronicsSource", "Order",
-    "OrderLine", "Product", "SourceMissingError", "SuperstoreSource", "get_source",
+    "SOURCES",
+    "CatalogueData",
+    "CatalogueSource",
+    "Customer",
+    "ElectronicsSource",
+    "Order",
+    "OrderLine",
+    "Product",
+    "SourceMissingError",
+    "SuperstoreSource",
+    "get_source",
 ]

@@ -33,8 +33,14 @@ class Product:
     def content_hash(self) -> str:
         """Changes whenever anything that is embedded or filtered on changes."""
         key = "|".join(
-            [self.embedding_text(), self.category, self.sub_category, f"{self.price:.2f}",
-             self.brand or "", self.source]
+            [
+                self.embedding_text(),
+                self.category,
+                self.sub_category,
+                f"{self.price:.2f}",
+                self.brand or "",
+                self.source,
+            ]
         )
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -93,20 +99,91 @@ class SourceMissingError(FileNotFoundError):
 
 # Sub-categories whose items are bought again and again; the home page may re-recommend them.
 CONSUMABLE_SUB_CATEGORIES = frozenset(
-    {"Paper", "Labels", "Envelopes", "Fasteners", "Art", "Binders", "Supplies", "Batteries",
-     "Ink & Toner", "Printer Ink & Toner"}
+    {
+        "Paper",
+        "Labels",
+        "Envelopes",
+        "Fasteners",
+        "Art",
+        "Binders",
+        "Supplies",
+        "Batteries",
+        "Ink & Toner",
+        "Printer Ink & Toner",
+    }
 )
 
 # First words of product names that are descriptions, not brands.
 _GENERIC_FIRST_WORDS = frozenset(
-    {"office", "executive", "wirebound", "recycled", "personal", "deluxe", "large", "home",
-     "adjustable", "standard", "premium", "heavy", "heavy-duty", "colored", "color", "clear",
-     "easy", "economy", "multi", "computer", "desktop", "letter", "message", "memo", "black",
-     "white", "blue", "red", "green", "wireless", "portable", "mini", "super", "classic",
-     "contemporary", "electric", "steel", "wood", "plastic", "metal", "round", "square", "small",
-     "ultra", "the", "a", "new", "advantus", "universal", "eco", "lock", "magnetic", "staple",
-     "tape", "jumbo", "stackable", "soft", "hard", "pressboard", "poly", "binder", "binders",
-     "paper", "rogers", "situations", "memorex"} - {"rogers", "memorex", "advantus", "universal"}
+    {
+        "office",
+        "executive",
+        "wirebound",
+        "recycled",
+        "personal",
+        "deluxe",
+        "large",
+        "home",
+        "adjustable",
+        "standard",
+        "premium",
+        "heavy",
+        "heavy-duty",
+        "colored",
+        "color",
+        "clear",
+        "easy",
+        "economy",
+        "multi",
+        "computer",
+        "desktop",
+        "letter",
+        "message",
+        "memo",
+        "black",
+        "white",
+        "blue",
+        "red",
+        "green",
+        "wireless",
+        "portable",
+        "mini",
+        "super",
+        "classic",
+        "contemporary",
+        "electric",
+        "steel",
+        "wood",
+        "plastic",
+        "metal",
+        "round",
+        "square",
+        "small",
+        "ultra",
+        "the",
+        "a",
+        "new",
+        "advantus",
+        "universal",
+        "eco",
+        "lock",
+        "magnetic",
+        "staple",
+        "tape",
+        "jumbo",
+        "stackable",
+        "soft",
+        "hard",
+        "pressboard",
+        "poly",
+        "binder",
+        "binders",
+        "paper",
+        "rogers",
+        "situations",
+        "memorex",
+    }
+    - {"rogers", "memorex", "advantus", "universal"}
 )
 _TWO_WORD_BRANDS = {"wilson jones", "howard miller", "master caster", "seth thomas", "global troy"}
 

