@@ -160,6 +160,18 @@ def _word_re(phrase: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){stem}(?:s|es)?(?![\w-])", re.I)
 
 
+_FILLER = re.compile(
+    r"^(?:(?:hi|hello|hey|please|ok|okay)[,!.]?\s+)*(?:i(?:'m| am) looking for|i(?:'d| would) like|"
+    r"i (?:need|want)|(?:can|could) you (?:recommend|suggest|show me|find)|do you (?:have|sell)|"
+    r"show me|find me|recommend|suggest|looking for|i'm after|got any)\s+(?:some |an? |the )?",
+    re.I)
+
+
+def strip_filler(text: str) -> str:
+    """Drop request boilerplate ("I'm looking for a ...") so the query is the product words."""
+    return _FILLER.sub("", text).strip(" ?.!,")
+
+
 def parse(query: str, vocab: Vocabulary = Vocabulary()) -> Constraints:
     """Parse hard constraints out of free text. Raises ConstraintError on unreadable input."""
     if not isinstance(query, str):
@@ -219,7 +231,7 @@ def parse(query: str, vocab: Vocabulary = Vocabulary()) -> Constraints:
     subs = {s for s in subs if not any(s.lower() in c.lower() for c in cats)}
 
     return Constraints(
-        text=" ".join(rest.split()) or text,
+        text=strip_filler(" ".join(rest.split())) or text,
         min_price=min_p,
         max_price=max_p,
         categories=frozenset(cats),

@@ -1,0 +1,63 @@
+"""Conversation state and the reply a turn returns, as plain dataclasses."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from retrieval.constraints import Constraints
+
+
+@dataclass
+class ConversationState:
+    user_id: str | None = None  # a verified identity, never taken from the message text
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    constraints: Constraints = field(default_factory=Constraints)
+    shown: list[str] = field(default_factory=list)  # product ids of the last picks, in order
+    seen: list[str] = field(default_factory=list)  # every product shown in this chat
+    turns: int = 0
+    low_confidence: int = 0
+    last_order_id: str | None = None
+    prompt_version: int | None = None  # set by an A/B variant
+
+
+@dataclass
+class ToolCall:
+    name: str
+    args: dict
+    ok: bool
+    ms: float
+    error: str | None = None
+
+
+@dataclass
+class ProductCard:
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    reason: str
+    contributions: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    text: str
+    intent: str
+    products: list[ProductCard] = field(default_factory=list)
+    cited_ids: list[str] = field(default_factory=list)
+    candidate_ids: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    citations: list[dict] = field(default_factory=list)
+    generated: bool = False  # an LLM sentence made it through validation
+    fallback: bool = False  # the LLM's text failed validation and a template replaced it
+    validation_problems: list[str] = field(default_factory=list)
+    refused: str | None = None  # why, when the agent declined
+    ticket_id: int | None = None
+    route_confidence: float = 1.0
+    degraded: bool = False
+
+    def as_json(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,96 @@
+"""Generation that is checked sentence by sentence before anything reaches the shopper.
+
+Tokens stream from the model into a buffer; each completed sentence is validated and only then
+emitted. The first sentence that fails stops generation, and the caller falls back to templates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from .validate import Facts, check
+
+log = logging.getLogger(__name__)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass
+class Generation:
+    sentences: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    failed: bool = False
+    error: str | None = None
+    ttft_ms: float | None = None
+    tokens: int = 0
+    ms: float = 0.0
+    validate_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+def to_messages(parts: list[tuple[str, str]]) -> list[BaseMessage]:
+    return [SystemMessage(t) if role == "system" else HumanMessage(t) for role, t in parts]
+
+
+def generate_checked(llm: BaseChatModel, parts: list[tuple[str, str]], facts: Facts,
+                     emit: Callable[[str], None] | None = None, max_sentences: int = 2,
+                     extra_check: Callable[[str], list[str]] | None = None) -> Generation:
+    gen = Generation()
+    t0 = time.perf_counter()
+    buffer = ""
+
+    def accept(sentence: str) -> bool:
+        sentence = sentence.strip().strip("*").strip()
+        if len(sentence) < 3:
+            return True
+        tv = time.perf_counter()
+        verdict = check(sentence, facts)
+        problems = verdict.problems + (extra_check(sentence) if extra_check else [])
+        gen.validate_ms += (time.perf_counter() - tv) * 1e3
+        if problems:
+            gen.problems += problems
+            gen.failed = True
+            log.info("generated sentence rejected: %s", problems)
+            return False
+        gen.sentences.append(sentence)
+        if emit:
+            emit(sentence)
+        return True
+
+    try:
+        stream: Iterator = llm.stream(to_messages(parts))
+        for chunk in stream:
+            piece = chunk.content if isinstance(chunk.content, str) else ""
+            if not piece:
+                continue
+            if gen.ttft_ms is None:
+                gen.ttft_ms = (time.perf_counter() - t0) * 1e3
+            gen.tokens += 1
+            buffer += piece
+            *done, buffer = _SENTENCE_END.split(buffer)
+            for sentence in done:
+                if not accept(sentence) or len(gen.sentences) >= max_sentences:
+                    buffer = ""
+                    break
+            else:
+                continue
+            break
+        # A tail without an end mark was cut off by the token limit: drop it.
+        tail = buffer.strip()
+        if tail and not gen.failed and len(gen.sentences) < max_sentences and tail[-1] in ".!?":
+            accept(tail)
+    except Exception as exc:  # the model server went away, a local OOM: never crash the turn
+        log.warning("generation failed: %s", exc)
+        gen.error = str(exc)
+        gen.failed = True
+    gen.ms = (time.perf_counter() - t0) * 1e3
+    return gen

@@ -1,0 +1,95 @@
+"""Input guards: limits, unicode tricks, prompt-injection and manipulation, PII redaction."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Bidi overrides, zero-width characters and C0/C1 controls (tab and newline are kept).
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class GuardError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Screened:
+    text: str  # normalised
+    attack: str | None  # None, or the kind of manipulation detected
+
+
+def normalise(text: str) -> str:
+    """NFKC folds full-width and compatibility forms, so look-alike tricks match the rules."""
+    return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).split())
+
+
+_ATTACKS: list[tuple[str, re.Pattern[str]]] = [
+    ("prompt_extraction", re.compile(
+        r"(system|hidden|initial|original|developer)\s*(prompt|message|instruction)|"
+        r"(reveal|print|show|repeat|output|tell me|what (are|is|were))\b.{0,40}\b"
+        r"(your|the)\s+(instructions|prompt|rules|guidelines|configuration)|"
+        r"(repeat|print) (everything|all|the text) (above|before)", re.I)),
+    ("instruction_override", re.compile(
+        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|rules?|prompts?|"
+        r"guidelines|polic(y|ies)|restrictions)|"
+        r"\byou are (now|no longer)\b|\b(developer|god|admin|debug|jailbreak|dan) mode\b|"
+        r"\bact as (an? )?(admin|developer|system|unrestricted)|\bnew instructions?\b|"
+        r"\bpretend (you|to be)\b|<\s*/?\s*(system|instructions?)\s*>|\[\s*system\s*\]", re.I)),
+    ("price_manipulation", re.compile(
+        r"\b(apply|give|grant|add|honou?r)\b.{0,30}\b(\d{1,3}\s*%|discount|coupon|promo|voucher|"
+        r"price match)|\b(set|change|lower|make)\b.{0,20}\bprice\b|\bfor free\b|"
+        r"\b(free|\$0(\.00)?) (of charge|order|item)|\bprice (is|should be) \$?\d", re.I)),
+    ("data_exfiltration", re.compile(
+        r"\b(all|every|other|another)\b.{0,20}\b(customers?|users?|shoppers?)\b.{0,40}"
+        r"\b(orders?|emails?|addresses|data|names|phone)|\b(dump|export|list)\b.{0,20}"
+        r"\b(database|table|users|customers)\b|\bselect\b.+\bfrom\b|;\s*drop\s+table", re.I)),
+]
+
+
+def screen(text: str, max_chars: int) -> Screened:
+    """Check limits and classify manipulation attempts. Raises GuardError on unusable input."""
+    if not isinstance(text, str):
+        raise GuardError("invalid", "the message must be text")
+    if len(text) > max_chars:
+        raise GuardError("too_long", f"the message is too long ({len(text):,} characters; "
+                                     f"the limit is {max_chars:,})")
+    clean = normalise(text)
+    if not clean:
+        raise GuardError("empty", "the message is empty")
+    for kind, pattern in _ATTACKS:
+        if pattern.search(clean):
+            return Screened(clean, kind)
+    return Screened(clean, None)
+
+
+# PII -------------------------------------------------------------------------------------
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+_PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
+
+
+def _luhn(digits: str) -> bool:
+    total, alt = 0, False
+    for ch in reversed(digits):
+        d = int(ch)
+        if alt:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+        alt = not alt
+    return total % 10 == 0
+
+
+def redact(text: str) -> str:
+    """Mask emails, card numbers (Luhn-checked) and phone numbers before logging or sending."""
+    text = _EMAIL.sub("[EMAIL]", text)
+
+    def card(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
+
+    text = _CARD.sub(card, text)
+    return _PHONE.sub("[PHONE]", text)

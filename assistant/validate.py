@@ -1,0 +1,118 @@
+"""Every generated reply is checked before it is shown.
+
+It may name only products that were among its candidates, state only prices the catalogue holds
+(or the shopper's own budget), quote only order facts that code supplied, promise no discount,
+and never echo the system prompt. Anything else fails and the caller shows the template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from retrieval.catalogue import CatalogueIndex
+
+PRODUCT_ID = re.compile(r"\b(?:[A-Z]{3}-[A-Z]{2}-\d{8}|EL-[0-9A-F]{10})\b")
+PRICE = re.compile(r"(?:\$|USD\s?|US\$)\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?"
+                   r"(?:dollars|USD)\b", re.I)
+PERCENT = re.compile(r"\b\d{1,3}(?:\.\d+)?\s?%")
+PROMO = re.compile(r"\b(discount|coupon|promo(tion)? code|voucher|% off|sale price|"
+                   r"price match|free of charge)\b", re.I)
+ORDER_ID = re.compile(r"\b[A-Z]{2}-\d{4}-\d{5,7}\b")
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+@dataclass
+class Facts:
+    """What a reply may state. Built by code from the data, never by the model."""
+
+    candidate_ids: list[str]
+    catalogue: CatalogueIndex
+    user_text: str = ""
+    extra_prices: set[float] = field(default_factory=set)  # e.g. a refund amount
+    order_ids: set[str] = field(default_factory=set)
+    dates: set[str] = field(default_factory=set)
+    percents: set[str] = field(default_factory=set)
+    forbidden_phrases: tuple[str, ...] = ()  # distinctive system-prompt lines
+    allow_promo_words: bool = False
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    problems: list[str]
+    cited_ids: list[str]
+
+
+def _names_in(text: str, catalogue: CatalogueIndex) -> set[str]:
+    """Ids of catalogue products whose full name appears in the text."""
+    low = text.lower()
+    found = {p.id for p in catalogue.products if len(p.name) >= 6 and p.name.lower() in low}
+    # A name inside a longer found name ("Xerox 188" in "Xerox 1881") is the longer one.
+    names = {i: catalogue.get(i).name.lower() for i in found}
+    return {i for i in found if not any(i != j and names[i] in names[j] for j in found)}
+
+
+def _amount(m: re.Match[str]) -> float:
+    return float((m.group(1) or m.group(2)).replace(",", ""))
+
+
+def check(text: str, facts: Facts) -> Verdict:
+    problems: list[str] = []
+    cat = facts.catalogue
+    allowed = set(facts.candidate_ids)
+    cited: list[str] = []
+
+    for pid in PRODUCT_ID.findall(text):
+        if pid not in allowed:
+            problems.append(f"cites product id {pid} that is not a candidate")
+        elif pid not in cited:
+            cited.append(pid)
+    for pid in sorted(_names_in(text, cat)):
+        if pid not in allowed:
+            problems.append(f"names product {cat.get(pid).name!r} that is not a candidate")
+        elif pid not in cited:
+            cited.append(pid)
+
+    cand_brands = {(cat.get(i).brand or "").lower() for i in allowed if i in cat}
+    user_low = facts.user_text.lower()
+    for brand in cat.vocabulary.brands:
+        b = brand.lower()
+        if (b not in cand_brands and b not in user_low
+                and re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", text.lower())):
+            problems.append(f"mentions brand {brand!r} that no candidate has")
+
+    prices = {round(cat.get(i).price, 2) for i in allowed if i in cat} | {
+        round(p, 2) for p in facts.extra_prices}
+    user_numbers = {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?",
+                                                                   facts.user_text)}
+    for m in PRICE.finditer(text):
+        value = _amount(m)
+        if not any(abs(value - p) < 0.006 for p in prices) and value not in user_numbers:
+            problems.append(f"states price ${value:,.2f} that the data does not hold")
+
+    for pct in PERCENT.findall(text):
+        if pct.replace(" ", "") not in facts.percents:
+            problems.append(f"states a percentage {pct!r} that the data does not hold")
+    if not facts.allow_promo_words and PROMO.search(text):
+        problems.append("promises a discount or promotion")
+    for oid in ORDER_ID.findall(text):
+        if oid not in facts.order_ids:
+            problems.append(f"mentions order {oid} that is not the shopper's order in question")
+    for d in DATE.findall(text):
+        if d not in facts.dates:
+            problems.append(f"states a date {d} that the data does not hold")
+    low = text.lower()
+    for phrase in facts.forbidden_phrases:
+        if phrase and phrase.lower() in low:
+            problems.append("repeats the system prompt")
+            break
+    if not text.strip():
+        problems.append("empty reply")
+    return Verdict(not problems, problems, cited)
+
+
+def sentences(text: str) -> Iterable[str]:
+    """Split on sentence ends, keeping prices like $12.50 whole."""
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"“(*])", text.strip()) if s]
