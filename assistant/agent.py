@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+
+import numpy as np
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -202,8 +204,15 @@ class Agent:
         qvec = search.encoder.encode_one(c.text) if c.text else None
         params = None
         _, ranked = svc.rank(state.user_id, cand_ids, query_vec=qvec, params=params)
-        from retrieval.scoring import mmr
+        from retrieval.scoring import Ranked, mmr
 
+        # The catalogue repeats some names under different ids: show each name once.
+        first_of_name: dict[str, int] = {}
+        for row, idx in enumerate(ranked.items):
+            first_of_name.setdefault(svc.catalogue.products[int(idx)].name.lower(), row)
+        keep = np.array(sorted(first_of_name.values()), dtype=np.int64)
+        ranked = Ranked(ranked.items[keep], ranked.scores[keep], ranked.contributions[keep],
+                        ranked.features[keep], ranked.timings_ms)
         picks = mmr(ranked, svc.items.vectors, PICKS, svc.core.params.mmr_lambda)
         t = ctx.lap("scoring", t)
         from retrieval.explain import reason
@@ -309,13 +318,19 @@ class Agent:
 
     # Customer service ------------------------------------------------------------------------
     def _order_status(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
-        yield from self.tools.support_reply(self, ctx, route, text, kind="status")
+        from .desk import support_turn
+
+        yield from support_turn(self, ctx, route, text, kind="status")
 
     def _return(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
-        yield from self.tools.support_reply(self, ctx, route, text, kind="return")
+        from .desk import support_turn
+
+        yield from support_turn(self, ctx, route, text, kind="return")
 
     def _policy(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
-        yield from self.tools.policy_reply(self, ctx, text)
+        from .desk import policy_turn
+
+        yield from policy_turn(self, ctx, text)
 
     def _handoff(self, ctx: TurnContext, reason: str, text: str) -> Iterator[None]:
         ctx.reply.intent = "handoff"

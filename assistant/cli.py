@@ -169,6 +169,53 @@ def cmd_ab_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _runtime(settings: Settings, user: str | None):
+    from .runtime import Runtime
+
+    return Runtime.build(settings, load_llm=settings.llm_backend != "none")
+
+
+@command("ask")
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .conversation import ConversationState
+
+    rt = _runtime(settings, args.user)
+    state = ConversationState(user_id=args.user or None)
+    if args.json:
+        reply = rt.agent.turn(state, " ".join(args.message))
+        sys.stdout.write(json.dumps(reply.as_json(), indent=2, default=str) + "\n")
+        return 0
+    for piece in rt.agent.stream(state, " ".join(args.message)):
+        if isinstance(piece, str):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+@command("chat")
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from .conversation import ConversationState
+
+    rt = _runtime(settings, args.user)
+    state = ConversationState(user_id=args.user or None)
+    who = args.user or "a new visitor"
+    sys.stdout.write(f"Chatting as {who} (model: {rt.llm_status}). Empty line to quit.\n")
+    while True:
+        try:
+            message = input("you> ").strip()
+        except EOFError:
+            return 0
+        if not message:
+            return 0
+        sys.stdout.write("assistant> ")
+        for piece in rt.agent.stream(state, message):
+            if isinstance(piece, str):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shopassist", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -195,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ab-report", help="CTR per variant with confidence intervals")
     s.add_argument("--experiment", default=None)
     s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("ask", help="answer one chat turn")
+    s.add_argument("--user", default="", help="signed-in customer id; empty for anonymous")
+    s.add_argument("message", nargs="+")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("chat", help="interactive chat in the terminal")
+    s.add_argument("--user", default="")
 
     for extra in EXTRA_PARSERS:
         extra(sub)

@@ -76,7 +76,7 @@ class AgentTools:
     @property
     def desk(self):
         if self.support is None:
-            from .support import SupportDesk
+            from .desk import SupportDesk
 
             self.support = SupportDesk.from_stack(self.stack)
         return self.support

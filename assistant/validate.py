@@ -69,11 +69,13 @@ def check(text: str, facts: Facts) -> Verdict:
             problems.append(f"cites product id {pid} that is not a candidate")
         elif pid not in cited:
             cited.append(pid)
+    by_name = {cat.get(i).name.lower(): i for i in allowed if i in cat}
     for pid in sorted(_names_in(text, cat)):
-        if pid not in allowed:
+        name = cat.get(pid).name.lower()
+        if pid not in allowed and name not in by_name:  # the data repeats some names
             problems.append(f"names product {cat.get(pid).name!r} that is not a candidate")
-        elif pid not in cited:
-            cited.append(pid)
+        elif by_name.get(name, pid) not in cited:
+            cited.append(by_name.get(name, pid))
 
     cand_brands = {(cat.get(i).brand or "").lower() for i in allowed if i in cat}
     user_low = facts.user_text.lower()

@@ -11,7 +11,7 @@ from .profile import Profile
 from .scoring import Ranked
 
 # A feature is a reason only when its raw value is convincing on its own terms.
-_MIN_RAW = {"session_sim": 0.45, "profile_sim": 0.35, "sub_category_affinity": 0.15,
+_MIN_RAW = {"session_sim": 0.6, "profile_sim": 0.5, "sub_category_affinity": 0.15,
             "category_affinity": 0.3, "brand_affinity": 0.15, "price_fit": 0.6,
             "co_purchase": 1e-9, "query_sim": 0.3}
 

@@ -77,12 +77,8 @@ class RecommendationService:
     def _fold(self, profile: Profile, events: list[StoredEvent]) -> Profile:
         for e in events:
             if e.product_id in self.items.position:
-                profile.add(
-                    self.items.position[e.product_id],
-                    e.type,
-                    e.ts.timestamp(),
-                    e.session_id if e.origin != "seed" else None,
-                )
+                # Past sessions are history; only live events open the current session.
+                profile.add(self.items.position[e.product_id], e.type, e.ts.timestamp(), None)
         return profile
 
     def profile(self, user_id: str | None) -> Profile:

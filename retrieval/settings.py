@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     torch_threads: int = 2
 
     # Generative model.
-    llm_backend: Literal["local", "openai", "fake"] = "local"
+    llm_backend: Literal["local", "openai", "llamacpp", "fake", "none"] = "local"
     llm_local_model: Literal["smollm2", "qwen0.5b"] = "smollm2"
     llm_quantize: Literal["none", "int8"] = "int8"
     llm_max_new_tokens: int = 160
