@@ -1,0 +1,47 @@
+"""Customer service: authorised order status, code-decided return eligibility, policy answers
+with citations, and support tickets. The LLM only phrases what these functions decide."""
+
+from .clock import StoreClock, default_store_today, store_clock
+from .knowledge import Citation, KnowledgeBase, KnowledgeIndexReport, index_knowledge
+from .orders import (
+    AuthRequired,
+    OrderLineView,
+    OrderNotFound,
+    OrderService,
+    OrderStatus,
+    OrderSummary,
+    OrderView,
+    Tracking,
+    find_order_ids,
+)
+from .policy import DEFAULT_POLICY, ReturnPolicy
+from .returns import ReturnDecision, ReturnReason, return_eligibility
+from .tickets import TicketReason, TicketView, create_ticket, list_tickets
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "AuthRequired",
+    "Citation",
+    "KnowledgeBase",
+    "KnowledgeIndexReport",
+    "OrderLineView",
+    "OrderNotFound",
+    "OrderService",
+    "OrderStatus",
+    "OrderSummary",
+    "OrderView",
+    "ReturnDecision",
+    "ReturnPolicy",
+    "ReturnReason",
+    "StoreClock",
+    "TicketReason",
+    "TicketView",
+    "Tracking",
+    "create_ticket",
+    "default_store_today",
+    "find_order_ids",
+    "index_knowledge",
+    "list_tickets",
+    "return_eligibility",
+    "store_clock",
+]
