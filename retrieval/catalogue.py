@@ -117,14 +117,24 @@ class CatalogueIndex:
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact cosine top-k over the masked subset: (indices, scores), best first."""
-        idx = np.flatnonzero(mask) if mask is not None else np.arange(len(self.products))
-        if idx.size == 0:
-            return idx, np.zeros(0, dtype=np.float32)
-        scores = self.vectors[idx] @ query.astype(np.float32)
-        k = min(k, idx.size)
+        q = query.astype(np.float32)
+        n = len(self.products)
+        kept = n if mask is None else int(mask.sum())
+        if kept == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if mask is None or kept * 4 > n:
+            # Broad filter: scoring every row in place beats copying most of them out first.
+            scores = self.vectors @ q
+            if mask is not None:
+                scores[~mask] = -np.inf
+            idx = None
+        else:
+            idx = np.flatnonzero(mask)
+            scores = self.vectors[idx] @ q
+        k = min(k, kept)
         part = np.argpartition(-scores, k - 1)[:k]
         order = part[np.argsort(-scores[part], kind="stable")]
-        return idx[order], scores[order]
+        return (order if idx is None else idx[order]), scores[order]
 
     @classmethod
     def load(cls, db: Database, store: VectorStore) -> CatalogueIndex:

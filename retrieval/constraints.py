@@ -164,7 +164,8 @@ _FILLER = re.compile(
     r"^(?:(?:hi|hello|hey|please|ok|okay)[,!.]?\s+)*(?:i(?:'m| am) looking for|i(?:'d| would) like|"
     r"i (?:need|want)|(?:can|could) you (?:recommend|suggest|show me|find)|do you (?:have|sell)|"
     r"show me|find me|recommend|suggest|looking for|i'm after|got any)\s+(?:some |an? |the )?",
-    re.I)
+    re.I,
+)
 
 
 def strip_filler(text: str) -> str:

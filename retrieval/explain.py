@@ -4,28 +4,41 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .items import ItemFeatures
 from .profile import Profile
 from .scoring import Ranked
 
 # A feature is a reason only when its raw value is convincing on its own terms.
-_MIN_RAW = {"session_sim": 0.6, "profile_sim": 0.5, "sub_category_affinity": 0.15,
-            "category_affinity": 0.3, "brand_affinity": 0.15, "price_fit": 0.6,
-            "co_purchase": 1e-9, "query_sim": 0.3}
+_MIN_RAW = {
+    "session_sim": 0.6,
+    "profile_sim": 0.5,
+    "sub_category_affinity": 0.15,
+    "category_affinity": 0.3,
+    "brand_affinity": 0.15,
+    "price_fit": 0.6,
+    "co_purchase": 1e-9,
+    "query_sim": 0.3,
+}
 
 
 def _co_purchase_anchor(items: ItemFeatures, profile: Profile, item: int) -> int | None:
-    hist, _ = profile.history_weights()
-    if not hist.size:
-        return None
-    sims = np.asarray(items.cooc[hist][:, item].todense()).ravel()
-    return int(hist[int(np.argmax(sims))]) if sims.max() > 0 else None
+    """The shopper's item most co-purchased with `item` (scans the item's sparse row)."""
+    row = items.cooc[item]
+    best, best_sim = None, 0.0
+    for j, sim in zip(row.indices, row.data, strict=True):
+        if sim > best_sim and (int(j) in profile.history or int(j) in profile.purchased):
+            best, best_sim = int(j), float(sim)
+    return best
 
 
-def _phrase(feature: str, items: ItemFeatures, names: list[str], profile: Profile, item: int,
-            query: str | None) -> str | None:
+def _phrase(
+    feature: str,
+    items: ItemFeatures,
+    names: list[str],
+    profile: Profile,
+    item: int,
+    query: str | None,
+) -> str | None:
     sub = items.sub_category_names[items.sub_category[item]]
     if feature == "query_sim" and query:
         return f"matches “{query[:60]}”"
@@ -55,8 +68,15 @@ def _phrase(feature: str, items: ItemFeatures, names: list[str], profile: Profil
     return None
 
 
-def reason(items: ItemFeatures, names: list[str], profile: Profile, ranked: Ranked, row: int,
-           query: str | None = None, max_parts: int = 2) -> str:
+def reason(
+    items: ItemFeatures,
+    names: list[str],
+    profile: Profile,
+    ranked: Ranked,
+    row: int,
+    query: str | None = None,
+    max_parts: int = 2,
+) -> str:
     """One line from the strongest convincing contributions; names come from the catalogue."""
     item = int(ranked.items[row])
     raw = dict(zip(ranked.names, ranked.features[row], strict=False))

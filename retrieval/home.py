@@ -50,7 +50,7 @@ class HomePage:
 def _items(
     svc: RecommendationService, profile: Profile, ranked: Ranked, anchor: int | None = None
 ) -> list[HomeItem]:
-    names = [p.name for p in svc.catalogue.products]
+    names = svc.names
     out = []
     for row, idx in enumerate(ranked.items):
         p = svc.catalogue.products[int(idx)]
@@ -92,11 +92,14 @@ def build_home(
     items = svc.items
     used: set[int] = set(profile.session_items)  # just looked at: not news on the home page
     sections: list[HomeSection] = []
+    anchor = None if profile.is_cold else _anchor(profile)
+    base, anchor_sims = core.page_context(profile, extra=[anchor] if anchor is not None else [])
 
     def add(
         key: str, title: str, ctx: Context, k: int = per_section, anchor: int | None = None
     ) -> None:
         ctx.exclude |= used
+        ctx.base = base
         ranked = core.full_rank(profile, ctx, k)
         if len(ranked):
             used.update(int(i) for i in ranked.items)
@@ -113,10 +116,10 @@ def build_home(
             )
     else:
         add("for-you", "For you", Context())
-        anchor = _anchor(profile)
         if anchor is not None:
             neighbours = items.cooc[anchor].indices
-            similar = np.argsort(-(items.vectors @ items.vectors[anchor]))[1:60]
+            sims = anchor_sims[:, 0]
+            similar = np.argpartition(-sims, 60)[:61]
             mask = np.zeros(len(items), dtype=bool)
             mask[np.concatenate([neighbours, similar])] = True
             mask[anchor] = False

@@ -61,6 +61,22 @@ def _top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     )
 
 
+LOWDIM_FROM = 20_000  # items; below this the exact 384-d product costs under a millisecond
+LOWDIM = 64
+
+
+def _pca_projection(
+    vectors: np.ndarray, dims: int = LOWDIM, sample: int = 5000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = vectors[rng.choice(len(vectors), min(sample, len(vectors)), replace=False)]
+    _, _, vt = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)
+    proj = np.ascontiguousarray(vt[:dims].T, dtype=np.float32)  # (d, dims)
+    low = vectors @ proj
+    low /= np.linalg.norm(low, axis=1, keepdims=True) + 1e-9
+    return proj, np.ascontiguousarray(low, dtype=np.float32)
+
+
 @dataclass
 class ItemFeatures:
     ids: list[str]
@@ -88,6 +104,17 @@ class ItemFeatures:
             self.cooc = sp.csr_matrix((n, n), dtype=np.float32)
         self.log_price = np.log1p(np.nan_to_num(self.price, nan=0.0))
         self.has_price = ~np.isnan(self.price)
+        self.proj, self.lowdim = _pca_projection(self.vectors) if n > LOWDIM_FROM else (None, None)
+
+    def page_sims(self, queries: np.ndarray) -> np.ndarray:
+        """Cosine of every item with a few query vectors: (n, m). On big catalogues this uses
+        the PCA-reduced vectors: a full pass over 384-d float32 rows is memory-bound (150 MB at
+        100k items), and profile-level features do not need the last digit."""
+        if self.lowdim is None:
+            return self.vectors @ queries.T
+        q = queries @ self.proj
+        q /= np.linalg.norm(q, axis=1, keepdims=True) + 1e-9
+        return self.lowdim @ q.T
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -45,6 +45,7 @@ class RecommendationService:
 
     def __post_init__(self) -> None:
         self.items = item_features_from_catalogue(self.catalogue)
+        self.names = [p.name for p in self.catalogue.products]
         self._profiles: dict[str, Profile] = {}
         self._lock = threading.RLock()
         self.refit_items()

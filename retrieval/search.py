@@ -22,7 +22,9 @@ from .store import PRODUCTS, VectorStore, VectorStoreUnavailable
 
 log = logging.getLogger(__name__)
 Plan = Literal["auto", "exact", "hnsw"]
-EXACT_SCAN_MAX = 25_000  # rows; ~5 ms of numpy on 2 cores
+# Any filtered query scans exactly (Chroma's filtered HNSW was slower and less accurate at every
+# selectivity measured, see bench/search.py); unfiltered queries use HNSW on big catalogues.
+EXACT_SCAN_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,9 @@ class ProductSearch:
         matched = int(mask.sum())
         chosen = plan
         if plan == "auto":
-            chosen = "exact" if (matched <= self.exact_scan_max or self.store is None) else "hnsw"
+            filtered = matched < len(self.catalogue) or not constraints.is_empty()
+            small = len(self.catalogue) <= self.exact_scan_max
+            chosen = "exact" if (filtered or small or self.store is None) else "hnsw"
         if chosen == "hnsw" and self.store is None:
             raise ValueError("HNSW search needs a vector store")
         if chosen == "hnsw":

@@ -1,0 +1,1 @@
+"""Offline evaluation: data sets, leave-last-out splits, full-ranking metrics, baselines."""

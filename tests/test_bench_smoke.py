@@ -1,0 +1,58 @@
+"""The search benchmark runs end to end in --quick mode and prints its report (not a timing test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RAW = Path(os.environ.get("SHOPASSIST_RAW_DIR", REPO / "data" / "raw"))
+
+
+@pytest.mark.timeout(120)
+def test_search_bench_quick(tmp_path):
+    if not (RAW / "superstore").exists():
+        pytest.fail(f"{RAW} is missing: run `make data` (make test does it)")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "search.py"),
+            "--quick",
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = proc.stdout
+    assert "# Search benchmark" in report
+    assert "| catalogue | queries | n | kept (mean) | method | p50 ms | p99 ms |" in report
+    for method in ("chroma-hnsw", "exact-all", "planner", "bucketed-exact"):
+        assert f"| {method} |" in report
+    assert "planner p99 / Chroma p99" in report
+    data = json.loads(out.read_text())
+    assert data["index"]["real"]["products"] == 300  # --quick embeds a slice of the real data
+    assert [s["items"] for s in data["sizes"]] == [300, 5000]
+    for size in data["sizes"]:
+        assert set(size["groups"]) == {"unfiltered", "filtered", "selective"}
+        for group in size["groups"].values():
+            # Exact search is its own ground truth; the planner's exact path must match it.
+            assert group["methods"]["exact-all"]["recall_at_10_mean"] == 1.0
+            assert group["methods"]["planner-exact"]["recall_at_10_mean"] == 1.0
