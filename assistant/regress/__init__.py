@@ -1,0 +1,1 @@
+"""Prompt regression suite: golden cases, assertions, a runner, reports and `shopassist regress`."""

@@ -1,0 +1,281 @@
+"""Assertion types for golden cases. Each check sees one reply and says pass, fail or skip.
+
+Deterministic checks read the structured `Reply` (intent, tool calls, cited ids, refusal code,
+timings) or its text. `similar_to` embeds with the packaged MiniLM. `judge` asks an
+OpenAI-compatible model, and only when one is configured: otherwise it is SKIPPED, visibly,
+never passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Literal
+
+from assistant.conversation import ConversationState, Reply
+from assistant.validate import PRICE, PRODUCT_ID
+
+log = logging.getLogger(__name__)
+Status = Literal["pass", "fail", "skip"]
+DEFAULT_SIMILARITY = 0.5
+JUDGE_SKIPPED = "SKIPPED: no judge configured (set SHOPASSIST_JUDGE_URL and SHOPASSIST_JUDGE_MODEL)"
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    type: str
+    label: str
+    status: Status
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass
+class TurnView:
+    """What a check may look at: the reply, the shopper's words and the state after the turn."""
+
+    reply: Reply
+    user_text: str
+    state: ConversationState
+
+
+class Judge:
+    """An OpenAI-compatible chat endpoint that grades a reply against a criterion."""
+
+    def __init__(
+        self, url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+
+    @classmethod
+    def from_env(cls) -> Judge | None:
+        # Read at run time, never at import: the suite must not depend on where it was imported.
+        url, model = (
+            os.environ.get("SHOPASSIST_JUDGE_URL"),
+            os.environ.get("SHOPASSIST_JUDGE_MODEL"),
+        )
+        if not url or not model:
+            return None
+        return cls(url, model, os.environ.get("SHOPASSIST_JUDGE_API_KEY"))
+
+    def grade(self, criterion: str, user_text: str, reply_text: str) -> tuple[bool, str]:
+        import httpx
+
+        prompt = (
+            "You grade a shopping assistant's reply. Answer PASS or FAIL on the first line, then "
+            f"one short reason.\nCRITERION: {criterion}\nSHOPPER: {user_text}\nREPLY: {reply_text}"
+        )
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = self.url if self.url.endswith("/chat/completions") else self.url + "/chat/completions"
+        resp = httpx.post(
+            url,
+            headers=headers,
+            timeout=self.timeout_s,
+            json={
+                "model": self.model,
+                "temperature": 0,
+                "max_tokens": 60,
+                "messages": [{"role": "user", "content": prompt}],
+            },
+        )
+        resp.raise_for_status()
+        answer = resp.json()["choices"][0]["message"]["content"].strip()
+        return answer.upper().startswith("PASS"), answer[:200]
+
+
+@dataclass
+class CheckContext:
+    """Shared resources for checks: the catalogue for prices, the encoder, an optional judge."""
+
+    catalogue: Any = None  # retrieval.catalogue.CatalogueIndex
+    encoder: Any = None  # retrieval.embed.Encoder
+    judge: Judge | None = None
+
+
+Check = Callable[[Any, TurnView, CheckContext], tuple[bool | None, str]]
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple | set) else [value]
+
+
+def _contains(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    low = view.reply.text.lower()
+    missing = [s for s in _as_list(value) if str(s).lower() not in low]
+    return not missing, f"missing {missing}" if missing else ""
+
+
+def _not_contains(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    low = view.reply.text.lower()
+    found = [s for s in _as_list(value) if str(s).lower() in low]
+    return not found, f"found {found}" if found else ""
+
+
+def _regex(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    missing = [p for p in _as_list(value) if not re.search(p, view.reply.text)]
+    return not missing, f"no match for {missing}" if missing else ""
+
+
+def _not_regex(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    hits = [m.group(0) for p in _as_list(value) if (m := re.search(p, view.reply.text))]
+    return not hits, f"matched {hits}" if hits else ""
+
+
+def _intent(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    ok = view.reply.intent in _as_list(value)
+    return ok, "" if ok else f"intent was {view.reply.intent!r}"
+
+
+def _tool_called(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    called = [c.name for c in view.reply.tool_calls]
+    missing = [t for t in _as_list(value) if t not in called]
+    return not missing, f"called {called}, not {missing}" if missing else f"called {called}"
+
+
+def _tool_not_called(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    called = [c.name for c in view.reply.tool_calls]
+    bad = [t for t in _as_list(value) if t in called]
+    return not bad, f"called {bad}" if bad else ""
+
+
+def _cites_only_candidates(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    r = view.reply
+    allowed = set(r.candidate_ids)
+    shown = list(r.cited_ids) + [p.id for p in r.products] + PRODUCT_ID.findall(r.text)
+    outside = sorted({i for i in shown if i not in allowed})
+    ok = not outside if value is not False else bool(outside)
+    return ok, f"outside the candidates: {outside}" if outside else f"{len(set(shown))} cited"
+
+
+def _cites_at_least(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    n = len(dict.fromkeys(view.reply.cited_ids))
+    return n >= int(value), f"cited {n}"
+
+
+def _allowed_amounts(view: TurnView, ctx: CheckContext) -> set[float]:
+    r = view.reply
+    ids = {p.id for p in r.products} | set(r.cited_ids) | set(r.candidate_ids)
+    prices = {round(ctx.catalogue.get(i).price, 2) for i in ids if i in ctx.catalogue}
+    # Code states differences ("cheaper by $0.08") and the budget it applied ("under $2.07").
+    shown = [round(p.price, 2) for p in r.products]
+    prices |= {round(abs(a - b), 2) for a, b in combinations(shown, 2)}
+    c = view.state.constraints
+    prices |= {round(x, 2) for x in (c.min_price, c.max_price) if x is not None}
+    prices |= {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", view.user_text)}
+    return prices
+
+
+def _prices_match_catalogue(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    if ctx.catalogue is None:
+        return False, "no catalogue to check against"
+    problems = []
+    for card in view.reply.products:
+        if card.id not in ctx.catalogue:
+            problems.append(f"{card.id} is not in the catalogue")
+        elif abs(ctx.catalogue.get(card.id).price - card.price) > 0.005:
+            problems.append(
+                f"{card.name}: ${card.price:.2f} vs catalogue "
+                f"${ctx.catalogue.get(card.id).price:.2f}"
+            )
+    allowed = _allowed_amounts(view, ctx)
+    for m in PRICE.finditer(view.reply.text):
+        if view.reply.text[max(0, m.start() - 7) : m.start()].lower().endswith("around "):
+            continue  # "in your usual price range (around $12)" describes the shopper, not a price
+        amount = float((m.group(1) or m.group(2)).replace(",", ""))
+        if not any(abs(amount - a) < 0.006 for a in allowed):
+            problems.append(f"${amount:,.2f} matches no catalogue price")
+    return not problems, "; ".join(problems)
+
+
+def _within_budget(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    limit = float(value)
+    over = [f"{p.name} ${p.price:.2f}" for p in view.reply.products if p.price > limit + 1e-9]
+    if not view.reply.products:
+        return False, "no products shown"
+    return not over, f"over ${limit:.2f}: {over}" if over else ""
+
+
+def _refuses(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    code = view.reply.refused
+    if value is True:
+        ok = code is not None
+    elif value is False or value is None:
+        ok = code is None
+    else:
+        ok = code in _as_list(value)
+    return ok, f"refused={code!r}"
+
+
+def _handoff(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    r = view.reply
+    happened = r.intent == "handoff" and r.ticket_id is not None
+    return happened == bool(value), f"intent={r.intent!r} ticket={r.ticket_id}"
+
+
+def _max_latency_ms(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    total = view.reply.timings_ms.get("total")
+    if total is None:
+        return False, "no total timing on the reply"
+    return total <= float(value), f"{total:.0f} ms"
+
+
+def _similar_to(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    spec = value if isinstance(value, dict) else {"text": value}
+    threshold = float(spec.get("threshold", DEFAULT_SIMILARITY))
+    if ctx.encoder is None:
+        return False, "no encoder available"
+    a, b = ctx.encoder.encode([view.reply.text, str(spec["text"])])
+    sim = float(a @ b)  # the encoder L2-normalises, so this is the cosine
+    return sim >= threshold, f"cosine {sim:.3f} (threshold {threshold:.2f})"
+
+
+def _judge(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool | None, str]:
+    criterion = value.get("criterion") if isinstance(value, dict) else str(value)
+    if ctx.judge is None:
+        return None, JUDGE_SKIPPED
+    try:
+        return ctx.judge.grade(criterion, view.user_text, view.reply.text)
+    except Exception as exc:  # an unreachable judge is a failed check, not a crash
+        return False, f"judge error: {exc}"
+
+
+ASSERTION_TYPES: dict[str, Check] = {
+    "contains": _contains,
+    "not_contains": _not_contains,
+    "regex": _regex,
+    "not_regex": _not_regex,
+    "intent": _intent,
+    "tool_called": _tool_called,
+    "tool_not_called": _tool_not_called,
+    "cites_only_candidates": _cites_only_candidates,
+    "cites_at_least": _cites_at_least,
+    "prices_match_catalogue": _prices_match_catalogue,
+    "within_budget": _within_budget,
+    "refuses": _refuses,
+    "handoff": _handoff,
+    "max_latency_ms": _max_latency_ms,
+    "similar_to": _similar_to,
+    "judge": _judge,
+}
+
+
+def evaluate(assertion: Any, view: TurnView, ctx: CheckContext) -> AssertionResult:
+    """Run one assertion (a `cases.Assertion`); an exception in a check is a failure."""
+    fn = ASSERTION_TYPES[assertion.type]
+    try:
+        ok, detail = fn(assertion.value, view, ctx)
+    except Exception as exc:
+        log.warning("assertion %s raised: %s", assertion.label, exc)
+        ok, detail = False, f"check raised {type(exc).__name__}: {exc}"
+    status: Status = "skip" if ok is None else ("pass" if ok else "fail")
+    return AssertionResult(assertion.type, assertion.label, status, detail)

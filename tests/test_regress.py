@@ -1,0 +1,333 @@
+"""The regression runner's own tests: every assertion type can fail, baselines diff, flaky cases
+are flagged, reports are written. Replies are scripted, so these run without any model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.conversation import ConversationState, ProductCard, Reply, ToolCall
+from assistant.regress.assertions import ASSERTION_TYPES, JUDGE_SKIPPED, CheckContext
+from assistant.regress.cases import Case, CaseError, load_cases
+from assistant.regress.report import (
+    compare,
+    html_report,
+    load_run,
+    text_report,
+    write_html,
+    write_json,
+)
+from assistant.regress.runner import Runner, RunResult
+
+
+class ScriptedAgent:
+    """Answers every turn with the next scripted Reply (cycling), like a fake chat model."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+        self.calls = 0
+
+    def turn(self, state: ConversationState, message: str) -> Reply:
+        reply = self.replies[self.calls % len(self.replies)]
+        self.calls += 1
+        return reply
+
+
+class FakeCatalogue:
+    def __init__(self, prices: dict[str, float]) -> None:
+        self.prices = prices
+
+    def __contains__(self, pid: str) -> bool:
+        return pid in self.prices
+
+    def get(self, pid: str):
+        return argparse.Namespace(id=pid, price=self.prices[pid])
+
+
+class FakeEncoder:
+    """Bag-of-letters vectors: deterministic, normalised, no model download."""
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), 26), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for ch in text.lower():
+                if "a" <= ch <= "z":
+                    out[row, ord(ch) - 97] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+class FakeJudge:
+    def __init__(self, verdict: bool) -> None:
+        self.verdict = verdict
+        self.model = "fake-judge"
+
+    def grade(self, criterion: str, user_text: str, reply_text: str) -> tuple[bool, str]:
+        return self.verdict, "PASS" if self.verdict else "FAIL: invented a policy"
+
+
+CHAIR = ProductCard("FUR-CH-00000001", "Test Chair", "Furniture", "Chairs", 120.0, "why")
+GOOD = Reply(
+    text="Here is a pick: Test Chair, $120.00 (Chairs).",
+    intent="recommend",
+    products=[CHAIR],
+    cited_ids=[CHAIR.id],
+    candidate_ids=[CHAIR.id, "FUR-CH-00000002"],
+    tool_calls=[ToolCall("search_products", {"query": "chair"}, True, 1.0)],
+    timings_ms={"total": 50.0},
+)
+CTX = CheckContext(FakeCatalogue({CHAIR.id: 120.0, "FUR-CH-00000002": 80.0}), FakeEncoder())
+
+
+def bad_reply(**changes) -> Reply:
+    data = {**GOOD.__dict__, **changes}
+    return Reply(**data)
+
+
+# One case per assertion type, each built to FAIL against its scripted reply.
+FAILING: dict[str, tuple[object, Reply]] = {
+    "contains": ("Desk Lamp", GOOD),
+    "not_contains": ("Test Chair", GOOD),
+    "regex": (r"\(Tables\)", GOOD),
+    "not_regex": (r"\$\d+\.\d\d", GOOD),
+    "intent": ("order_status", GOOD),
+    "tool_called": ("order_status", GOOD),
+    "tool_not_called": ("search_products", GOOD),
+    "cites_only_candidates": (
+        True,
+        bad_reply(text="Try OFF-PA-99999999 too.", cited_ids=[CHAIR.id, "OFF-PA-99999999"]),
+    ),
+    "cites_at_least": (3, GOOD),
+    "prices_match_catalogue": (True, bad_reply(text="Test Chair is just $99.00 today.")),
+    "within_budget": (100, GOOD),
+    "refuses": ("price_manipulation", GOOD),
+    "handoff": (True, GOOD),
+    "max_latency_ms": (10, GOOD),
+    "similar_to": ({"text": "zzzz qqqq xxxx", "threshold": 0.9}, GOOD),
+    "judge": ("The reply must not invent policies.", GOOD),
+}
+
+
+def one_case(kind: str, value: object, case_id: str = "c1") -> Case:
+    return Case.model_validate(
+        {
+            "id": case_id,
+            "category": "unit",
+            "turns": [{"user": "a chair under $150", "assert": [{kind: value}]}],
+        }
+    )
+
+
+def test_every_assertion_type_has_a_failing_case():
+    assert set(FAILING) == set(ASSERTION_TYPES)
+
+
+@pytest.mark.parametrize("kind", sorted(FAILING))
+def test_each_assertion_type_can_fail(kind):
+    value, reply = FAILING[kind]
+    ctx = CheckContext(CTX.catalogue, CTX.encoder, FakeJudge(False))
+    result = Runner(ScriptedAgent(reply), ctx).run_case(one_case(kind, value))
+    assert result.status == "fail", result.turns[0].assertions
+    (res,) = result.turns[0].assertions
+    assert res.status == "fail" and res.type == kind
+
+
+@pytest.mark.parametrize("kind", sorted(FAILING))
+def test_each_assertion_type_can_pass(kind):
+    passing = {
+        "contains": "Test Chair",
+        "not_contains": "Desk Lamp",
+        "regex": r"\(Chairs\)",
+        "not_regex": "coupon",
+        "intent": "recommend",
+        "tool_called": "search_products",
+        "tool_not_called": "order_status",
+        "cites_only_candidates": True,
+        "cites_at_least": 1,
+        "prices_match_catalogue": True,
+        "within_budget": 150,
+        "refuses": False,
+        "handoff": False,
+        "max_latency_ms": 1000,
+        "similar_to": {"text": GOOD.text, "threshold": 0.99},
+        "judge": "Be grounded.",
+    }
+    ctx = CheckContext(CTX.catalogue, CTX.encoder, FakeJudge(True))
+    result = Runner(ScriptedAgent(GOOD), ctx).run_case(one_case(kind, passing[kind]))
+    assert result.status == "pass", result.turns[0].assertions
+
+
+def test_judge_without_configuration_is_skipped_not_passed(monkeypatch):
+    monkeypatch.delenv("SHOPASSIST_JUDGE_URL", raising=False)
+    result = Runner(ScriptedAgent(GOOD), CTX).run_case(one_case("judge", "anything"))
+    (res,) = result.turns[0].assertions
+    assert res.status == "skip" and res.detail == JUDGE_SKIPPED
+    run = RunResult({"model": "x"}, [result])
+    assert "SKIPPED" in text_report(run) and "SKIPPED" in html_report(run)
+
+
+def test_refusal_and_handoff_variants():
+    refused = bad_reply(refused="prompt_extraction", intent="refused")
+    handoff = bad_reply(intent="handoff", ticket_id=7)
+    runner = Runner(ScriptedAgent(refused, handoff), CTX)
+    assert runner.run_case(one_case("refuses", True)).passed
+    assert runner.run_case(one_case("handoff", True)).passed
+
+
+def test_an_exception_in_the_agent_is_an_error_not_a_crash():
+    class Broken:
+        def turn(self, state, message):
+            raise RuntimeError("model server went away")
+
+    result = Runner(Broken(), CTX).run_case(one_case("contains", "x"))
+    assert result.status == "error" and "went away" in result.error
+
+
+def test_case_files_reject_unknown_assertions_and_duplicates(tmp_path):
+    bad = {
+        "category": "x",
+        "cases": [{"id": "a", "turns": [{"user": "hi", "assert": [{"containz": "hi"}]}]}],
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(CaseError, match="unknown assertion type"):
+        load_cases(str(tmp_path / "*.yaml"))
+    good = {
+        "category": "x",
+        "cases": [{"id": "a", "turns": [{"user": "hi", "assert": [{"contains": "hi"}]}]}],
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(good))
+    (tmp_path / "dup.yaml").write_text(yaml.safe_dump(good))
+    with pytest.raises(CaseError, match="duplicate case id"):
+        load_cases(str(tmp_path / "*.yaml"))
+
+
+def test_baseline_diff_finds_regressions_and_fixes():
+    cases = [
+        one_case("contains", "Test Chair", "stays"),
+        one_case("contains", "Test Chair", "breaks"),
+        one_case("contains", "Test Chair", "heals"),
+    ]
+    worse = bad_reply(text="Here is a pick: Other Chair, $80.00 (Chairs).")
+    before = Runner(ScriptedAgent(GOOD, GOOD, worse), CTX).run(cases, progress=False)
+    after = Runner(ScriptedAgent(GOOD, worse, GOOD), CTX).run(cases, progress=False)
+    assert [c.status for c in before.cases] == ["pass", "pass", "fail"]
+    cmp = compare(before, after)
+    assert [c.id for c in cmp.regressions] == ["breaks"]
+    assert [c.id for c in cmp.fixes] == ["heals"]
+    diff = cmp.regressions[0].diff
+    assert "-assistant: Here is a pick: Test Chair" in diff
+    assert "+assistant: Here is a pick: Other Chair" in diff
+    assert not cmp.ok and compare(before, before).ok
+    report = text_report(after, cmp)
+    assert "REGRESSIONS" in report and "breaks" in report and "FIXES" in report
+
+
+def test_baseline_new_failing_case_is_a_regression_and_known_bugs_are_not():
+    base = Runner(ScriptedAgent(GOOD), CTX).run(
+        [one_case("contains", "Test Chair", "old")], progress=False
+    )
+    known = Case.model_validate(
+        {
+            "id": "known",
+            "category": "unit",
+            "xfail": "bug #1",
+            "turns": [{"user": "x", "assert": [{"contains": "Desk Lamp"}]}],
+        }
+    )
+    new = one_case("contains", "Desk Lamp", "new")
+    run = Runner(ScriptedAgent(GOOD), CTX).run([known, new], progress=False)
+    cmp = compare(base, run)
+    assert [c.id for c in cmp.regressions] == ["new"] and cmp.removed == ["old"]
+    assert run.case("known").ok and not run.ok
+    assert "XFAIL" in text_report(run)
+
+
+def test_prompt_changes_are_listed():
+    base = RunResult({"prompts": {"recommend.v1": "aaa"}}, [])
+    now = RunResult({"prompts": {"recommend.v1": "bbb", "recommend.v3": "ccc"}}, [])
+    assert compare(base, now).prompt_changes == ["recommend.v1: changed", "recommend.v3: added"]
+
+
+def test_flaky_detection_with_alternating_replies():
+    worse = bad_reply(text="Something else entirely.")
+    runner = Runner(ScriptedAgent(GOOD, worse), CTX)
+    run = runner.run(
+        [one_case("contains", "Test Chair", "wobbly"), one_case("intent", "recommend", "steady")],
+        repeat=2,
+        progress=False,
+    )
+    wobbly, steady = run.cases
+    assert wobbly.flaky and wobbly.repeats == ["pass", "fail"] and wobbly.status == "fail"
+    assert wobbly.turns[0].text == "Something else entirely."  # the failing repeat is kept
+    assert not steady.flaky and steady.text_varies and steady.passed
+    assert "FLAKY" in text_report(run)
+
+
+def test_runs_round_trip_through_json_and_html(tmp_path):
+    run = Runner(ScriptedAgent(GOOD), CTX).run(
+        [one_case("contains", "Test Chair", "a"), one_case("contains", "<b>nope</b>", "b")],
+        progress=False,
+        meta={"model": "scripted"},
+    )
+    write_json(run, tmp_path / "run.json")
+    again = load_run(tmp_path / "run.json")
+    assert again.to_json() == json.loads((tmp_path / "run.json").read_text())
+    assert [c.status for c in again.cases] == ["pass", "fail"]
+    assert again.by_category() == {"unit": (1, 2)}
+    write_html(run, tmp_path / "run.html", compare(again, run))
+    page = (tmp_path / "run.html").read_text()
+    assert page.startswith("<!doctype html>") and "<style>" in page
+    assert "<script" not in page and "<link" not in page and "http" not in page
+    assert "&lt;b&gt;nope&lt;/b&gt;" in page and "Pass rate: 1/2" in page
+
+
+def test_cli_registers_regress():
+    from assistant.cli import build_parser
+    from assistant.regress.cli import MODELS, model_settings, run_regress
+    from retrieval.settings import get_settings
+
+    args = build_parser().parse_args(
+        ["regress", "--model", "none", "--repeat", "3", "--baseline", "b.json", "--html", "r.html"]
+    )
+    assert args.handler is run_regress and args.repeat == 3 and args.model == "none"
+    s = model_settings(get_settings(data_dir=Path("x")), "qwen0.5b")
+    assert s.llm_backend == "local" and s.llm_local_model == "qwen0.5b"
+    assert model_settings(s, "none").llm_backend == "none" and "smollm2" in MODELS
+    with pytest.raises(ValueError):
+        model_settings(s, "gpt-17")
+
+
+def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
+    """The real pipeline: a fake chat model alternates a grounded sentence with a promise of a
+    discount, which the validator rejects; across repeats the case is flagged flaky."""
+    from assistant.agent import Agent
+    from assistant.regress.runner import session_reset
+
+    llm = FakeListChatModel(
+        responses=["It is a solid choice for a home office.", "Use code SAVE20 for a 20% discount!"]
+    )
+    agent = Agent(stack, llm)
+    case = Case.model_validate(
+        {
+            "id": "gen",
+            "category": "unit",
+            "shopper": None,
+            "turns": [
+                {
+                    "user": "a bookcase",
+                    "assert": [{"contains": "solid choice"}, {"not_contains": "SAVE20"}],
+                }
+            ],
+        }
+    )
+    ctx = CheckContext(stack.catalogue, stack.encoder)
+    result = Runner(agent, ctx, reset=session_reset(stack)).run_case(case, repeat=2)
+    assert result.flaky and result.repeats == ["pass", "fail"]
+    statuses = {a.type: a.status for a in result.turns[0].assertions}
+    assert statuses == {"contains": "fail", "not_contains": "pass"}  # the validator held
