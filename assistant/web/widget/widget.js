@@ -1,0 +1,271 @@
+/*
+ * shopassist support widget: a dependency-free chat bubble for any store page.
+ *
+ *   <script src="https://assistant.example/widget.js"
+ *           data-api="https://assistant.example" data-token="SIGNED_SHOPPER_TOKEN" defer></script>
+ *
+ * data-api   base URL of the assistant (default: the origin this script was served from)
+ * data-token a shopper token signed by the store's backend (omit for anonymous visitors)
+ * data-title header text (default "Need help?")
+ *
+ * Everything the server sends is rendered with textContent, never innerHTML, so a reply can
+ * never inject markup into the host page. Styles live in a shadow root so neither page nor
+ * widget restyles the other.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__shopassistWidget) return;
+  window.__shopassistWidget = true;
+
+  var api = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
+  var token = script.getAttribute("data-token") || "";
+  var title = script.getAttribute("data-title") || "Need help?";
+  var sessionId = null;
+  var busy = false;
+
+  var CSS = [
+    ":host{all:initial;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;}",
+    ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;",
+    "border:none;background:#2563eb;color:#fff;cursor:pointer;display:flex;",
+    "align-items:center;justify-content:center;",
+    "box-shadow:0 6px 18px rgba(0,0,0,.25);z-index:2147483000;}",
+    ".bubble:focus-visible{outline:3px solid #93c5fd;outline-offset:2px;}",
+    ".panel{position:fixed;right:20px;bottom:88px;width:min(380px,calc(100vw - 24px));",
+    "height:min(560px,calc(100vh - 110px));background:#fff;border-radius:14px;display:none;",
+    "flex-direction:column;overflow:hidden;box-shadow:0 12px 40px rgba(0,0,0,.28);",
+    "z-index:2147483000;color:#111827;}",
+    ".panel.open{display:flex;}",
+    ".head{background:#2563eb;color:#fff;padding:12px 14px;}",
+    ".head b{display:block;font-size:15px;}",
+    ".who{font-size:12px;opacity:.9;}",
+    ".log{flex:1;overflow-y:auto;padding:12px;background:#f8fafc;display:flex;",
+    "flex-direction:column;gap:8px;}",
+    ".msg{max-width:85%;padding:8px 11px;border-radius:12px;font-size:14px;line-height:1.4;",
+    "white-space:pre-wrap;word-wrap:break-word;}",
+    ".user{align-self:flex-end;background:#2563eb;color:#fff;border-bottom-right-radius:4px;}",
+    ".bot{align-self:flex-start;background:#fff;border:1px solid #e5e7eb;",
+    "border-bottom-left-radius:4px;}",
+    ".err{align-self:center;background:#fef2f2;color:#991b1b;border:1px solid #fecaca;",
+    "font-size:13px;}",
+    ".cards{display:flex;flex-direction:column;gap:6px;align-self:stretch;}",
+    ".card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:8px 10px;}",
+    ".card .n{font-weight:600;font-size:13px;}",
+    ".card .m{font-size:12px;color:#6b7280;margin-top:2px;}",
+    ".card .p{font-weight:700;color:#047857;font-size:13px;}",
+    ".card .r{font-size:12px;color:#374151;margin-top:3px;}",
+    "form{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb;background:#fff;}",
+    "input{flex:1;border:1px solid #d1d5db;border-radius:8px;padding:9px 10px;font-size:14px;}",
+    "input:focus{outline:2px solid #93c5fd;border-color:#2563eb;}",
+    "button.send{border:none;background:#2563eb;color:#fff;border-radius:8px;padding:0 14px;",
+    "font-size:14px;cursor:pointer;}",
+    "button.send:disabled{background:#93c5fd;cursor:default;}",
+  ].join("");
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = String(text);
+    return node;
+  }
+
+  var host = el("div");
+  host.id = "shopassist-widget";
+  var root = host.attachShadow({ mode: "open" });
+  var style = el("style");
+  style.textContent = CSS;
+  var bubble = el("button", "bubble");
+  // A speech-bubble icon built as SVG nodes: no emoji font needed, no markup parsing.
+  var NS = "http://www.w3.org/2000/svg";
+  var icon = document.createElementNS(NS, "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "26");
+  icon.setAttribute("height", "26");
+  icon.setAttribute("aria-hidden", "true");
+  var path = document.createElementNS(NS, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  icon.appendChild(path);
+  bubble.appendChild(icon);
+  bubble.setAttribute("aria-label", "Chat with the shop assistant");
+  bubble.setAttribute("data-testid", "widget-bubble");
+  var panel = el("div", "panel");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", title);
+  var head = el("div", "head");
+  head.appendChild(el("b", null, title));
+  var who = el("span", "who", "Connecting\u2026");
+  who.setAttribute("data-testid", "widget-who");
+  head.appendChild(who);
+  var log = el("div", "log");
+  log.setAttribute("data-testid", "widget-log");
+  log.setAttribute("aria-live", "polite");
+  var form = el("form");
+  var input = el("input");
+  input.type = "text";
+  input.maxLength = 2000;
+  input.placeholder = "Ask about products or your order\u2026";
+  input.setAttribute("aria-label", "Message");
+  input.setAttribute("data-testid", "widget-input");
+  var send = el("button", "send", "Send");
+  send.type = "submit";
+  send.setAttribute("data-testid", "widget-send");
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  root.appendChild(style);
+  root.appendChild(bubble);
+  root.appendChild(panel);
+
+  function headers(json) {
+    var h = {};
+    if (json) h["Content-Type"] = "application/json";
+    if (token) h["Authorization"] = "Bearer " + token;
+    return h;
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function addMessage(kind, text) {
+    var m = el("div", "msg " + kind, text);
+    log.appendChild(m);
+    scrollDown();
+    return m;
+  }
+
+  function money(x) {
+    var n = Number(x);
+    return isFinite(n) ? "$" + n.toFixed(2) : "";
+  }
+
+  function addCards(products) {
+    if (!products || !products.length) return;
+    var box = el("div", "cards");
+    products.slice(0, 6).forEach(function (p) {
+      var card = el("div", "card");
+      card.setAttribute("data-product-id", String(p.id || ""));
+      card.setAttribute("data-testid", "widget-card");
+      card.appendChild(el("div", "n", p.name));
+      var meta = el("div", "m");
+      meta.appendChild(el("span", "p", money(p.price)));
+      meta.appendChild(document.createTextNode(" \u00b7 " + (p.sub_category || p.category || "")));
+      card.appendChild(meta);
+      if (p.reason) card.appendChild(el("div", "r", p.reason));
+      box.appendChild(card);
+    });
+    log.appendChild(box);
+    scrollDown();
+  }
+
+  function loadIdentity() {
+    fetch(api + "/api/me", { headers: headers(false) })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (me) {
+        if (me && me.signed_in) who.textContent = "Signed in as " + (me.name || me.user_id);
+        else who.textContent = "Not signed in \u2014 order help needs sign-in";
+      })
+      .catch(function () { who.textContent = "Offline"; });
+  }
+
+  function errorText(status, body) {
+    if (body && body.error && body.error.message) return body.error.message;
+    if (status === 429) return "We're busy right now \u2014 please try again in a moment.";
+    return "Something went wrong (" + status + "). Please try again.";
+  }
+
+  // Reads a text/event-stream body from fetch (EventSource can't POST or send headers).
+  function readStream(resp, onEvent) {
+    var reader = resp.body.getReader();
+    var decoder = new TextDecoder();
+    var buf = "";
+    function pump() {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) return;
+        buf += decoder.decode(chunk.value, { stream: true });
+        var cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          var block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          var ev = "message", data = "";
+          block.split("\n").forEach(function (line) {
+            if (line.indexOf("event:") === 0) ev = line.slice(6).trim();
+            else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+          });
+          try { onEvent(ev, JSON.parse(data)); } catch (e) { /* ignore a bad frame */ }
+        }
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  function ask(text) {
+    busy = true;
+    send.disabled = true;
+    addMessage("user", text);
+    var bot = addMessage("bot", "\u2026");
+    bot.setAttribute("data-testid", "widget-bot");
+    var got = "";
+    var body = { message: text, stream: true };
+    if (sessionId) body.session_id = sessionId;
+    fetch(api + "/api/chat", { method: "POST", headers: headers(true), body: JSON.stringify(body) })
+      .then(function (resp) {
+        if (!resp.ok) {
+          return resp.json().catch(function () { return null; }).then(function (b) {
+            bot.className = "msg err";
+            bot.textContent = errorText(resp.status, b);
+          });
+        }
+        return readStream(resp, function (ev, data) {
+          if (ev === "delta") {
+            got += data.text || "";
+            bot.textContent = got;
+          } else if (ev === "reply") {
+            sessionId = data.session_id || sessionId;
+            bot.textContent = data.text || got;
+            bot.setAttribute("data-intent", String(data.intent || ""));
+            addCards(data.products);
+          } else if (ev === "error") {
+            bot.className = "msg err";
+            bot.textContent = errorText(500, { error: data });
+          }
+          scrollDown();
+        });
+      })
+      .catch(function () {
+        bot.className = "msg err";
+        bot.textContent = "Can't reach the assistant. Check your connection.";
+      })
+      .then(function () {
+        busy = false;
+        send.disabled = false;
+        input.focus();
+      });
+  }
+
+  bubble.addEventListener("click", function () {
+    var open = panel.classList.toggle("open");
+    bubble.setAttribute("aria-expanded", String(open));
+    if (open) {
+      if (!log.childNodes.length) {
+        addMessage("bot", "Hi! I can help you find products or check on an order.");
+        loadIdentity();
+      }
+      input.focus();
+    }
+  });
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text || busy) return;
+    input.value = "";
+    ask(text);
+  });
+
+  function mount() { document.body.appendChild(host); }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

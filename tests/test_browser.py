@@ -1,0 +1,270 @@
+"""Real-browser tests: the app under uvicorn on a loopback port, driven by headless Chromium.
+
+Screenshots go to artifacts/screenshots/. Needs /usr/bin/chromium (`make chromium`).
+"""
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip(
+        f"{CHROMIUM} is missing: run `make chromium` to install Debian's Chromium",
+        allow_module_level=True,
+    )
+
+import uvicorn  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from app import create_app  # noqa: E402
+from assistant.agent import Agent  # noqa: E402
+from assistant.runtime import Runtime  # noqa: E402
+from assistant.support import index_knowledge  # noqa: E402
+from retrieval.db import ChatLogRow, OrderRow  # noqa: E402
+from tests.conftest import build_stack, free_port, make_settings  # noqa: E402
+
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+CUSTOMER = "CG-12520"  # Claire Gute: the demo page's customer too
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--headless",
+]
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory, encoder) -> Runtime:
+    settings = make_settings(
+        tmp_path_factory.mktemp("web-browser"),
+        llm_backend="none",
+        widget_secret="browser-test-secret",
+    )
+    stack = build_stack(settings, encoder)
+    index_knowledge(stack)
+    return Runtime(settings, stack, Agent(stack, None))
+
+
+@pytest.fixture(scope="module")
+def base_url(runtime):
+    port = free_port()
+    runtime.settings.cors_origins = [f"http://127.0.0.1:{port}"]
+    app = create_app(runtime.settings, runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        pytest.fail("the app did not start")
+    yield url
+    server.should_exit = True
+    thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Page:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = ctx.new_page()
+    p.set_default_timeout(WAIT_MS)
+    yield p
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def orders(runtime) -> dict[str, str]:
+    with runtime.stack.db.session() as s:
+        own = s.scalar(
+            select(OrderRow.id)
+            .where(OrderRow.customer_id == CUSTOMER)
+            .order_by(OrderRow.order_date.desc())
+        )
+        other = s.scalar(select(OrderRow.id).where(OrderRow.customer_id != CUSTOMER))
+    return {"own": own, "other": other}
+
+
+def open_home(page: Page, base_url: str, shopper: str = CUSTOMER) -> None:
+    page.goto(f"{base_url}/?shopper={shopper}", wait_until="domcontentloaded")
+    page.locator(".pc").first.wait_for()
+
+
+def first_section_ids(page: Page) -> list[str]:
+    return (
+        page.locator(".sa-cards")
+        .first.locator(".pc")
+        .evaluate_all("els => els.map(e => e.dataset.productId)")
+    )
+
+
+def ask(page: Page, message: str) -> str:
+    """Send a chat message and return the text of the finished bot reply."""
+    bots = page.locator('[data-testid="bot"]')
+    n = bots.count()
+    box = page.locator("#chat-input textarea")
+    box.fill(message)
+    box.press("Enter")
+    expect(bots).to_have_count(n + 1)
+    reply = bots.nth(n)
+    expect(reply).not_to_have_text("…")
+    # Streaming is done when the send box is usable again and the text stops changing.
+    last, stable = "", 0
+    while stable < 3:
+        time.sleep(0.2)
+        now = reply.inner_text()
+        stable = stable + 1 if now == last and now not in ("", "…") else 0
+        last = now
+    return last
+
+
+def test_home_reranks_after_a_click(page, base_url, runtime):
+    open_home(page, base_url)
+    expect(page.locator("#home-hello")).to_contain_text("Claire Gute")
+    before = first_section_ids(page)
+    assert before and all(p in runtime.stack.catalogue for p in before)
+    page.screenshot(path=SHOTS / "home.png", full_page=True)
+
+    page.locator(f"#why-{before[0]}").click()
+    why = page.locator("#why-panel .why-box")
+    expect(why).to_have_attribute("data-product-id", before[0])
+    assert why.locator(".why-row").count() >= 1
+
+    page.locator(f"#view-{before[0]}").click()
+    expect(page.locator("#home-notice .sa-notice")).to_contain_text("Viewed")
+    page.wait_for_function(
+        "old => { const ids = [...document.querySelectorAll('.sa-cards')[0]"
+        ".querySelectorAll('.pc')].map(e => e.dataset.productId);"
+        " return ids.length && ids.join() !== old; }",
+        arg=",".join(before),
+    )
+    after = first_section_ids(page)
+    assert after != before and before[0] not in after
+    page.screenshot(path=SHOTS / "home-after-view.png", full_page=False)
+
+    page.locator(f"#cart-{after[0]}").click()
+    expect(page.locator("#home-notice .sa-notice")).to_contain_text("Added to your cart")
+
+
+def test_shopper_switcher_and_cold_start(page, base_url):
+    open_home(page, base_url)
+    dropdown = page.locator("#shopper input")
+    dropdown.click()
+    dropdown.fill("New visitor")
+    page.get_by_role("option", name=re.compile("New visitor")).click()
+    expect(page.locator("#home-hello")).to_contain_text("new visitor")
+    expect(page.locator(".sa-section h2").first).to_have_text("Popular right now")
+
+
+def test_chat_recommends_grounded_products_and_takes_feedback(page, base_url, runtime):
+    open_home(page, base_url)
+    page.get_by_role("tab", name="Chat").click()
+    text = ask(page, "Recommend a bookcase under $200")
+    cards = page.locator('[data-testid="bot"] .chat-card')
+    expect(cards.first).to_be_visible()
+    ids = [t.removeprefix("Item ").strip() for t in cards.locator(".cc-sku").all_inner_texts()]
+    names = cards.locator("b").all_inner_texts()
+    assert ids and len(ids) == len(names)
+    for pid, name in zip(ids, names, strict=True):
+        product = runtime.stack.catalogue.get(pid)
+        assert product.name == name and product.price <= 200 and name in text
+    page.screenshot(path=SHOTS / "chat-recommend.png")
+
+    page.locator('[data-testid="bot"]').last.hover()
+    page.get_by_role("button", name="Like").last.click()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with runtime.stack.db.session() as s:
+            row = s.scalar(
+                select(ChatLogRow).where(
+                    ChatLogRow.role == "feedback", ChatLogRow.user_id == CUSTOMER
+                )
+            )
+            if row is not None:
+                assert row.meta["liked"] is True and "bookcase" in row.text.lower()
+                break
+        time.sleep(0.2)
+    else:
+        pytest.fail("thumbs-up feedback was not stored")
+
+
+def test_chat_order_status_own_and_others(page, base_url, orders):
+    open_home(page, base_url)
+    page.get_by_role("tab", name="Chat").click()
+    own = ask(page, f"Where is my order {orders['own']}?")
+    assert orders["own"] in own
+    assert re.search(r"delivered|in transit|processing", own, re.I)
+    other = ask(page, f"Where is my order {orders['other']}?")
+    assert "can't find" in other.lower() or "cannot find" in other.lower()
+    page.screenshot(path=SHOTS / "chat-orders.png")
+
+
+def widget_ask(page: Page, message: str) -> str:
+    bots = page.locator('[data-testid="widget-bot"]')
+    n = bots.count()
+    page.locator('[data-testid="widget-input"]').fill(message)
+    page.locator('[data-testid="widget-send"]').click()
+    expect(bots).to_have_count(n + 1)
+    expect(page.locator('[data-testid="widget-send"]')).to_be_enabled()
+    return bots.nth(n).inner_text()
+
+
+def test_widget_with_a_signed_token(page, base_url, orders):
+    page.goto(f"{base_url}/widget-demo", wait_until="domcontentloaded")
+    page.locator('[data-testid="widget-bubble"]').click()
+    expect(page.locator('[data-testid="widget-who"]')).to_have_text("Signed in as Claire Gute")
+    reply = widget_ask(page, f"Where is my order {orders['own']}?")
+    assert orders["own"] in reply
+    reply = widget_ask(page, "I need a bookcase")
+    expect(page.locator('[data-testid="widget-card"]').first).to_be_visible()
+    page.screenshot(path=SHOTS / "widget-signed.png")
+
+
+def test_widget_with_a_forged_token_is_anonymous(page, base_url, orders):
+    page.goto(f"{base_url}/widget-demo?mode=forged", wait_until="domcontentloaded")
+    page.locator('[data-testid="widget-bubble"]').click()
+    expect(page.locator('[data-testid="widget-who"]')).to_contain_text("Not signed in")
+    reply = widget_ask(page, f"Where is my order {orders['own']}?")
+    assert "sign in" in reply.lower() and "tracking" not in reply.lower()
+    page.screenshot(path=SHOTS / "widget-forged.png")
+
+
+def test_phone_width_layout(browser, base_url):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = ctx.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        open_home(page, base_url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400, f"horizontal scrolling on a phone ({width}px)"
+        page.screenshot(path=SHOTS / "home-phone.png")
+    finally:
+        ctx.close()
