@@ -22,7 +22,7 @@ def cooccurrence(
     n_users: int,
     n_items: int,
     top_k: int = 50,
-    shrink: float = 5.0,
+    shrink: float = 10.0,
 ) -> sp.csr_matrix:
     """Item-item cosine of co-interaction, shrunk for rare pairs, top-k neighbours per row."""
     if len(item_idx) == 0:
@@ -36,7 +36,7 @@ def cooccurrence(
     co.eliminate_zeros()
     norms = np.sqrt(np.asarray(ui.sum(axis=0)).ravel()) + 1e-9
     co = co.tocoo()
-    vals = co.data / (norms[co.row] * norms[co.col]) * (co.data / (co.data + shrink))
+    vals = co.data / (norms[co.row] * norms[co.col] + shrink)
     sim = sp.csr_matrix((vals.astype(np.float32), (co.row, co.col)), shape=(n_items, n_items))
     return _top_k_rows(sim, top_k)
 
@@ -77,6 +77,37 @@ def _pca_projection(
     return proj, np.ascontiguousarray(low, dtype=np.float32)
 
 
+ALS_FACTORS, ALS_REG, ALS_ALPHA, ALS_ITERATIONS = 64, 1.0, 2.0, 15
+
+
+def implicit_item_factors(
+    user_idx: np.ndarray, item_idx: np.ndarray, n_users: int, n_items: int, seed: int = 0
+) -> np.ndarray | None:
+    """Item factors from implicit-feedback ALS (the `implicit` library), or None without it."""
+    if len(item_idx) == 0:
+        return None
+    try:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    ui = sp.csr_matrix(
+        (np.ones(len(item_idx), dtype=np.float32), (user_idx, item_idx)), shape=(n_users, n_items)
+    )
+    ui.data[:] = 1.0
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=ALS_FACTORS,
+            regularization=ALS_REG,
+            alpha=ALS_ALPHA,
+            iterations=ALS_ITERATIONS,
+            num_threads=2,
+            random_state=seed,
+        )
+        model.fit(ui, show_progress=False)
+    return np.asarray(model.item_factors, dtype=np.float32)
+
+
 @dataclass
 class ItemFeatures:
     ids: list[str]
@@ -92,6 +123,8 @@ class ItemFeatures:
     category_names: list[str] = field(default_factory=list)
     sub_category_names: list[str] = field(default_factory=list)
     brand_names: list[str] = field(default_factory=list)
+    cooc_top_k: int = 50
+    factors: np.ndarray | None = None  # ALS item factors, fitted on the event log
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -102,6 +135,7 @@ class ItemFeatures:
             self.trend = np.zeros(n, dtype=np.float32)
         if self.cooc is None:
             self.cooc = sp.csr_matrix((n, n), dtype=np.float32)
+        self.cooc_votes = self.cooc.T.tocsr()
         self.log_price = np.log1p(np.nan_to_num(self.price, nan=0.0))
         self.has_price = ~np.isnan(self.price)
         self.proj, self.lowdim = _pca_projection(self.vectors) if n > LOWDIM_FROM else (None, None)
@@ -170,9 +204,25 @@ class ItemFeatures:
         recent = ts >= now - trend_days * 86400
         rc = np.bincount(item_idx[recent], minlength=n).astype(np.float64)
         self.trend = (np.log1p(rc) / max(np.log1p(rc.max()), 1e-9)).astype(np.float32)
-        self.cooc = cooccurrence(user_idx, item_idx, n_users, n)
+        self.cooc = cooccurrence(user_idx, item_idx, n_users, n, top_k=self.cooc_top_k)
+        # votes[h, j] = sim(h, j) when h is among j's nearest neighbours (item-KNN scoring).
+        self.cooc_votes = self.cooc.T.tocsr()
         self.interaction_counts = counts
+        self.factors = implicit_item_factors(user_idx, item_idx, n_users, n)
+        if self.factors is not None:
+            self.factor_gram = self.factors.T @ self.factors
         return self
+
+    def fold_in(self, hist: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+        """A user's ALS factor from their (decayed) history: the closed-form solve ALS itself
+        uses, so a profile updated a second ago gets its collaborative vector at once."""
+        if self.factors is None or not hist.size:
+            return None
+        Y = self.factors[hist]
+        conf = ALS_ALPHA * weights * len(hist)  # c - 1, history-weighted, mean ALS_ALPHA
+        A = self.factor_gram + ALS_REG * np.eye(Y.shape[1]) + (Y.T * conf) @ Y
+        b = ((1.0 + conf)[:, None] * Y).sum(axis=0)
+        return np.linalg.solve(A, b).astype(np.float32)
 
     def long_tail(self, head_share: float = 0.8) -> np.ndarray:
         """True for items outside the popular head that makes up `head_share` of interactions."""

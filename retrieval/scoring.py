@@ -36,6 +36,7 @@ FEATURES: tuple[str, ...] = (
     "trend",  # recent popularity
     "co_purchase",  # item-to-item: bought together with the shopper's items
     "bought_before",
+    "collaborative",  # ALS: the shopper's folded-in factor vs the item's factor
 )
 # Used until `shopassist train` has written a model: sensible, hand-set, on standardised features.
 DEFAULT_WEIGHTS = {
@@ -50,6 +51,7 @@ DEFAULT_WEIGHTS = {
     "trend": 0.2,
     "co_purchase": 0.5,
     "bought_before": 0.0,
+    "collaborative": 0.4,
 }
 MODEL_FORMAT = 1
 
@@ -180,6 +182,7 @@ class ScoringCore:
         self.items = items
         self.model = model or ScoringModel.default()
         self.params = params or ScoringParams()
+        self._stats: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def with_params(self, params: ScoringParams) -> ScoringCore:
         return ScoringCore(self.items, self.model, params)
@@ -233,12 +236,36 @@ class ScoringCore:
         x[:, 8] = it.trend[cand]
         hist, w = profile.history_weights()
         if hist.size:
-            row = np.asarray(it.cooc[hist].T @ w).ravel()
+            row = np.asarray(it.cooc_votes[hist].T @ w).ravel()
             x[:, 9] = row[cand]
         if profile.purchased:
             bought = np.zeros(len(it), dtype=bool)
             bought[np.fromiter(profile.purchased.keys(), dtype=np.int64)] = True
             x[:, 10] = bought[cand]
+        if hist.size and it.factors is not None:
+            u = it.fold_in(hist, w)
+            x[:, 11] = it.factors[cand] @ u
+
+    def user_stats(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+        """Each feature's mean and spread over the whole catalogue for this shopper.
+
+        Features are standardised per shopper before the weights apply: "how strongly does
+        this item co-occur with *your* history, compared with other items" is comparable
+        across shoppers with 2 or 200 purchases; the raw value is not. Cached per profile
+        state, so a page or a chat turn computes it once."""
+        key = (id(profile), profile.user_id, profile.n_events, len(profile.session_items))
+        hit = self._stats.get(key)
+        if hit is None:
+            x, _ = self.page_context(profile)
+            mu, sd = x.mean(axis=0), x.std(axis=0)
+            mu[[0, 2]] = 0.0  # query and session similarity are centred per candidate set
+            sd[[0, 2]] = 1.0
+            sd[sd < 1e-6] = 1.0
+            hit = (mu.astype(np.float32), sd.astype(np.float32))
+            if len(self._stats) > 512:
+                self._stats.clear()
+            self._stats[key] = hit
+        return hit
 
     def page_context(
         self, profile: Profile, extra: list[int] | None = None
@@ -274,8 +301,10 @@ class ScoringCore:
         x = self.features(profile, context, cand)
         t1 = time.perf_counter()
         m = self.model
+        mu, sd = self.user_stats(profile)
+        z = (x - mu) / sd
         contrib = np.zeros((len(cand), len(FEATURES) + 1), dtype=np.float32)
-        contrib[:, : len(FEATURES)] = m.weights * (x - m.mean) / m.std
+        contrib[:, : len(FEATURES)] = m.weights * (z - m.mean) / m.std
         if m.weights[0] == 0 and context.query_vec is not None:
             # Query relevance, centred on this candidate set so it ranks within it.
             q = x[:, 0]

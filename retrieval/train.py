@@ -39,6 +39,8 @@ class TrainConfig:
     prior_strength: float = 0.5  # L2 pull towards DEFAULT_WEIGHTS: weak data keeps the prior
     seed: int = 0
     max_users: int = 4000
+    hard_pool: int = 200
+    half_life_days: float = 180.0
     exclude_history: bool = True  # match a ranking that never re-shows items the user has
     holdout_users: float = 0.15
 
@@ -82,7 +84,7 @@ def make_examples(
     n = len(items)
     for u in users:
         rows = by_user_hist[u]
-        profile = Profile(str(u), fitted).add_many(
+        profile = Profile(str(u), fitted, half_life_days=cfg.half_life_days).add_many(
             (int(log_.item[i]), str(log_.kind[i]), float(log_.ts[i]), None) for i in rows
         )
         seen = set(profile.history) | set(profile.purchased)
@@ -90,11 +92,22 @@ def make_examples(
         if not pos:
             continue
         k = cfg.negatives
-        neg = np.concatenate([rng.integers(0, n, k // 2), rng.choice(n, k - k // 2, p=pop)])
+        # A third each: uniform, popularity-weighted, and hard negatives from the top of the
+        # prior ranking, so the weights learn to order the head of the list, not just to tell
+        # random items from bought ones.
+        hard_pool = core.score(profile, Context(), np.arange(n), top=cfg.hard_pool).items
+        neg = np.concatenate(
+            [
+                rng.integers(0, n, k // 3),
+                rng.choice(n, k // 3, p=pop),
+                rng.choice(hard_pool, k - 2 * (k // 3)),
+            ]
+        )
         banned = set(pos) | (seen if cfg.exclude_history else set())
         neg = np.array([j for j in neg if j not in banned], dtype=np.int64)
         cand = np.concatenate([np.array(pos, dtype=np.int64), neg])
-        xs.append(core.features(profile, Context(), cand))
+        mu, sd = core.user_stats(profile)  # the same per-shopper scaling as serving
+        xs.append((core.features(profile, Context(), cand) - mu) / sd)
         ys.append(np.r_[np.ones(len(pos)), np.zeros(len(neg))])
         groups.append(np.full(len(cand), u))
     if not xs:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.evaluation.baselines import ALS, BPR, ItemKNN, Popularity
+from retrieval.evaluation.core import CoreRecommender
 from retrieval.evaluation.data import Split
 from retrieval.evaluation.datasets import LOADERS, load
 from retrieval.evaluation.protocol import EvalConfig, Recommender, evaluate_model
@@ -54,6 +55,7 @@ BASELINES: dict[str, ModelSpec] = {
     "bpr": spec_of(BPR),
     "als": spec_of(ALS),
 }
+MODELS: dict[str, ModelSpec] = {**BASELINES, "core": spec_of(CoreRecommender)}
 
 
 @dataclass
@@ -173,14 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Offline evaluation of the recommender baselines.")
     p.add_argument("--data-dir", default="data", help="directory holding raw/")
     p.add_argument("--datasets", nargs="+", default=sorted(LOADERS), choices=sorted(LOADERS))
-    p.add_argument("--models", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--no-tune", action="store_true", help="use default hyperparameters")
     p.add_argument("--no-mask", action="store_true", help="keep train items rankable")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = EvalConfig(mask_history=not args.no_mask)
-    models = {m: BASELINES[m] for m in args.models}
+    models = {m: MODELS[m] for m in args.models}
     rows = [
         r for d in args.datasets for r in evaluate(d, models, args.data_dir, cfg, not args.no_tune)
     ]
