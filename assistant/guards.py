@@ -38,7 +38,10 @@ _ATTACKS: list[tuple[str, re.Pattern[str]]] = [
         r"guidelines|polic(y|ies)|restrictions)|"
         r"\byou are (now|no longer)\b|\b(developer|god|admin|debug|jailbreak|dan) mode\b|"
         r"\bact as (an? )?(admin|developer|system|unrestricted)|\bnew instructions?\b|"
-        r"\bpretend (you|to be)\b|<\s*/?\s*(system|instructions?)\s*>|\[\s*system\s*\]", re.I)),
+        r"\bpretend (you|to be)\b|<\s*/?\s*(system|instructions?)\s*>|\[\s*system\s*\]|"
+        r"\b(let'?s|we) play a game\b|\byou are [A-Z]?\w*(bot|gpt|ai)\b|\brole-?play\b|"
+        r"\b(your|the|admin|administrator|root|database|system|store'?s?)\s+(password|passwd|"
+        r"api[ _-]?keys?|secret keys?|credentials|access tokens?)\b", re.I)),
     ("price_manipulation", re.compile(
         r"\b(apply|give|grant|add|honou?r)\b.{0,30}\b(\d{1,3}\s*%|discount|coupon|promo|voucher|"
         r"price match)|\b(set|change|lower|make)\b.{0,20}\bprice\b|\bfor free\b|"

@@ -22,6 +22,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("return_request", re.compile(r"\b(return|refund|send (it|this|them) back|money back|"
                                   r"exchange)\b.*\b(order|item|it|this|my|[A-Z]{2}-\d{4})", re.I)),
     ("policy", re.compile(r"\b(policy|policies|warranty|guarantee|payment methods?|paypal|"
+                          r"price[- ]match(ing)?|bulk (pricing|discount|order)s?|wholesale|"
+                          r"gift cards?|invoice|price promise|"
                           r"privacy|personal data|how long (does|do|will) (shipping|delivery|"
                           r"refunds?)|ship(ping)? (cost|internationally|times?)|faq)\b", re.I)),
     ("order_status", re.compile(r"\b(where('s| is)|track|status|arriv|deliver|shipped|"

@@ -155,9 +155,18 @@ def _amount(raw: str, context: str) -> float:
 
 def _word_re(phrase: str) -> re.Pattern[str]:
     # Match the word and its simple plural/singular forms.
-    base = re.escape(phrase.lower())
-    stem = base[:-2] if base.endswith("es") and len(base) > 4 else base.rstrip("s")
-    return re.compile(rf"(?<![\w-]){stem}(?:s|es)?(?![\w-])", re.I)
+    base = phrase.lower()
+    forms = {base}
+    if base.endswith("ies"):
+        forms.add(base[:-3] + "y")  # accessories → accessory
+    elif base.endswith("es"):
+        forms |= {base[:-1], base[:-2]}  # tables → table, boxes → box
+    elif base.endswith("s"):
+        forms.add(base[:-1])  # chairs → chair
+    else:
+        forms |= {base + "s", base + "es"}
+    alts = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.I)
 
 
 _FILLER = re.compile(
