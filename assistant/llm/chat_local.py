@@ -1,0 +1,63 @@
+"""LangChain chat model over the in-process LocalGenerator (transformers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from assistant.llm.local import LocalGenerator
+from assistant.llm.messages import to_role_dicts
+
+
+class LocalChatModel(BaseChatModel):
+    """Greedy local generation; the model's own chat template renders the conversation.
+
+    No tool calling: the packaged models do not emit reliable tool calls, so callers route
+    with code and use this model only to phrase answers.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    generator: LocalGenerator
+    max_new_tokens: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "shopassist-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        g = self.generator
+        return {"model": g.model_key, "quantize": g.quantize, "threads": g.threads}
+
+    def _prompt(self, messages: list[BaseMessage]) -> str:
+        return self.generator.render(to_role_dicts(messages))
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(c.message.text for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        max_new = kwargs.get("max_new_tokens") or self.max_new_tokens
+        for piece in self.generator.stream(self._prompt(messages), max_new, stop):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
