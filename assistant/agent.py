@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-
-import numpy as np
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from retrieval.constraints import ConstraintError, Constraints, parse
@@ -31,14 +30,18 @@ from .guards import GuardError, redact, screen
 from .prompts import PromptLibrary
 from .router import IntentRouter, Route
 from .tools import AgentTools
-from .validate import Facts
+from .validate import Facts, mentions_any
 
 log = logging.getLogger(__name__)
 STORE_NAME = "Superstore"
 PICKS = 3
 CANDIDATES = 40
-_REFUSALS = {"prompt_extraction": "refuse_prompt", "instruction_override": "refuse_injection",
-             "price_manipulation": "refuse_price", "data_exfiltration": "refuse_data"}
+_REFUSALS = {
+    "prompt_extraction": "refuse_prompt",
+    "instruction_override": "refuse_injection",
+    "price_manipulation": "refuse_price",
+    "data_exfiltration": "refuse_data",
+}
 
 
 @dataclass
@@ -51,15 +54,21 @@ class TurnContext:
 
     def lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
-        self.reply.timings_ms[stage] = round(self.reply.timings_ms.get(stage, 0.0)
-                                             + (now - since) * 1e3, 2)
+        self.reply.timings_ms[stage] = round(
+            self.reply.timings_ms.get(stage, 0.0) + (now - since) * 1e3, 2
+        )
         return now
 
 
 class Agent:
-    def __init__(self, stack: RetrievalStack, llm: BaseChatModel | None,
-                 library: PromptLibrary | None = None, router: IntentRouter | None = None,
-                 tools: AgentTools | None = None) -> None:
+    def __init__(
+        self,
+        stack: RetrievalStack,
+        llm: BaseChatModel | None,
+        library: PromptLibrary | None = None,
+        router: IntentRouter | None = None,
+        tools: AgentTools | None = None,
+    ) -> None:
         self.stack = stack
         self.settings = stack.settings
         self.llm = llm
@@ -67,8 +76,9 @@ class Agent:
         self.router = router or IntentRouter(stack.encoder, self.library)
         self.tools = tools or AgentTools(stack)
         self._system_lines = tuple(
-            line.strip() for name, _ in self.library.names() if name in ("recommend", "support",
-                                                                           "policy")
+            line.strip()
+            for name, _ in self.library.names()
+            if name in ("recommend", "support", "policy")
             for line in self.library.get(name).parts.get("system", "").splitlines()
             if len(line.strip()) > 30 and "{{" not in line
         )
@@ -85,8 +95,9 @@ class Agent:
     def stream(self, state: ConversationState, message: str) -> Iterator[str | Reply]:
         """Yield checked text pieces as they are ready, then the final Reply."""
         pieces: list[str] = []
-        ctx = TurnContext(state, message, Reply(text="", intent="unknown"), pieces.append,
-                          time.perf_counter())
+        ctx = TurnContext(
+            state, message, Reply(text="", intent="unknown"), pieces.append, time.perf_counter()
+        )
         gen = self._run(ctx)
         for _ in gen:
             while pieces:
@@ -106,9 +117,16 @@ class Agent:
         except GuardError as exc:
             reply.intent, reply.refused = "invalid", exc.code
             key = "too_long" if exc.code == "too_long" else "error"
-            text = (self.library.text("replies", key, n=f"{len(ctx.message):,}",
-                                      limit=f"{self.settings.max_message_chars:,}")
-                    if key == "too_long" else str(exc).capitalize() + ".")
+            text = (
+                self.library.text(
+                    "replies",
+                    key,
+                    n=f"{len(ctx.message):,}",
+                    limit=f"{self.settings.max_message_chars:,}",
+                )
+                if key == "too_long"
+                else str(exc).capitalize() + "."
+            )
             self._say(ctx, text)
             return
         if state.turns >= self.settings.max_turns:
@@ -133,17 +151,22 @@ class Agent:
         else:
             state.low_confidence = 0
         handler = {
-            "recommend": self._recommend, "refine": self._recommend,
-            "product_details": self._details, "compare": self._compare,
-            "order_status": self._order_status, "return_request": self._return,
-            "policy": self._policy, "handoff": lambda c, r, x: self._handoff(c, "requested", x),
+            "recommend": self._recommend,
+            "refine": self._recommend,
+            "product_details": self._details,
+            "compare": self._compare,
+            "order_status": self._order_status,
+            "return_request": self._return,
+            "policy": self._policy,
+            "handoff": lambda c, r, x: self._handoff(c, "requested", x),
             "greeting": self._greeting,
         }[route.intent]
         yield from handler(ctx, route, text)
 
     # Recommendations -------------------------------------------------------------------------
-    def _constraints_for(self, state: ConversationState, route: Route, text: str,
-                         search: ProductSearch) -> Constraints:
+    def _constraints_for(
+        self, state: ConversationState, route: Route, text: str, search: ProductSearch
+    ) -> Constraints:
         try:
             new = parse(text, search.catalogue.vocabulary)
         except ConstraintError:
@@ -160,18 +183,33 @@ class Agent:
             # "Cheaper" means cheaper than the top pick the shopper is looking at.
             refined = Constraints(text=cur.text, max_price=round(shown[0].price - 0.01, 2))
         elif re.search(r"more expensive|higher end|premium|better quality", low) and shown:
-            refined = Constraints(text=cur.text, min_price=round(max(p.price for p in shown) + 0.01, 2))
+            refined = Constraints(
+                text=cur.text, min_price=round(max(p.price for p in shown) + 0.01, 2)
+            )
         if re.search(r"not that brand|other brand|different brand", low) and shown:
             branded = [p for p in shown if p.brand] or shown
-            pick = (shown[route.ordinal] if route.ordinal is not None
-                    and route.ordinal < len(shown) else branded[0])
+            pick = (
+                shown[route.ordinal]
+                if route.ordinal is not None and route.ordinal < len(shown)
+                else branded[0]
+            )
             if pick.brand:
                 refined = refined.merged_with(Constraints(exclude_brands=frozenset({pick.brand})))
         # A refinement always moves on from what is on screen.
         refined = refined.merged_with(Constraints(exclude_ids=frozenset(state.shown)))
-        extra = Constraints(**{k: getattr(new, k) for k in ("min_price", "max_price", "brands",
-                                                           "exclude_brands", "categories",
-                                                           "sub_categories")})
+        extra = Constraints(
+            **{
+                k: getattr(new, k)
+                for k in (
+                    "min_price",
+                    "max_price",
+                    "brands",
+                    "exclude_brands",
+                    "categories",
+                    "sub_categories",
+                )
+            }
+        )
         return cur.merged_with(refined).merged_with(extra)
 
     def _recommend(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
@@ -184,8 +222,9 @@ class Agent:
         profile = svc.profile(state.user_id)
         personal = not profile.is_cold
         try:
-            found = self.tools.call(reply, "search_products", query=c.text, k=CANDIDATES,
-                                    constraints=c, profile=profile)
+            found = self.tools.call(
+                reply, "search_products", query=c.text, k=CANDIDATES, constraints=c, profile=profile
+            )
         except VectorStoreUnavailable:
             reply.degraded = True
             found = None
@@ -196,8 +235,10 @@ class Agent:
         if not found.hits:
             reply.intent = route.intent
             relaxed = c.describe()
-            self._say(ctx, self.library.text("replies", "no_results", constraints=relaxed,
-                                             suggestion=None))
+            self._say(
+                ctx,
+                self.library.text("replies", "no_results", constraints=relaxed, suggestion=None),
+            )
             return
         cand_ids = [h.product.id for h in found.hits]
         reply.candidate_ids = cand_ids
@@ -211,8 +252,13 @@ class Agent:
         for row, idx in enumerate(ranked.items):
             first_of_name.setdefault(svc.catalogue.products[int(idx)].name.lower(), row)
         keep = np.array(sorted(first_of_name.values()), dtype=np.int64)
-        ranked = Ranked(ranked.items[keep], ranked.scores[keep], ranked.contributions[keep],
-                        ranked.features[keep], ranked.timings_ms)
+        ranked = Ranked(
+            ranked.items[keep],
+            ranked.scores[keep],
+            ranked.contributions[keep],
+            ranked.features[keep],
+            ranked.timings_ms,
+        )
         picks = mmr(ranked, svc.items.vectors, PICKS, svc.core.params.mmr_lambda)
         t = ctx.lap("scoring", t)
         from retrieval.explain import reason
@@ -221,17 +267,34 @@ class Agent:
         cards = []
         for row, idx in enumerate(picks.items):
             p = svc.catalogue.products[int(idx)]
-            cards.append(ProductCard(p.id, p.name, p.category, p.sub_category, p.price,
-                                     reason(svc.items, names, profile, picks, row, query=c.text),
-                                     {k: round(v, 4) for k, v in picks.contribution_dict(row).items()}))
+            cards.append(
+                ProductCard(
+                    p.id,
+                    p.name,
+                    p.category,
+                    p.sub_category,
+                    p.price,
+                    reason(svc.items, names, profile, picks, row, query=c.text),
+                    {k: round(v, 4) for k, v in picks.contribution_dict(row).items()},
+                )
+            )
         reply.products = cards
         state.shown = [c_.id for c_ in cards]
         state.seen += [i for i in state.shown if i not in state.seen]
-        lead = self.library.text("replies", "recommend_lead", n=len(cards),
-                                 constraints=c.describe(), personal=personal)
-        lines = [self.library.text("replies", "recommend_item", name=cd.name, price=cd.price,
-                                   sub_category=cd.sub_category, reason=cd.reason)
-                 for cd in cards]
+        lead = self.library.text(
+            "replies", "recommend_lead", n=len(cards), constraints=c.describe(), personal=personal
+        )
+        lines = [
+            self.library.text(
+                "replies",
+                "recommend_item",
+                name=cd.name,
+                price=cd.price,
+                sub_category=cd.sub_category,
+                reason=cd.reason,
+            )
+            for cd in cards
+        ]
         self._say(ctx, lead)
         for i, line in enumerate(lines, 1):
             self._say(ctx, f"\n{i}. {line}")
@@ -239,18 +302,42 @@ class Agent:
         yield
         # The model adds a short, checked comment on the top pick.
         if self.llm is not None:
-            facts = Facts(candidate_ids=cand_ids, catalogue=svc.catalogue, user_text=text,
-                          forbidden_phrases=self._system_lines)
+            facts = Facts(
+                candidate_ids=cand_ids,
+                catalogue=svc.catalogue,
+                user_text=text,
+                forbidden_phrases=self._system_lines,
+            )
             prompt = self.library.get("recommend", state.prompt_version)
-            parts = prompt.messages(store_name=STORE_NAME, shopper_summary=profile.explain(),
-                                    request=text, picks=[vars(cd) for cd in cards])
+            parts = prompt.messages(
+                store_name=STORE_NAME,
+                shopper_summary=profile.explain(),
+                request=text,
+                picks=[vars(cd) for cd in cards],
+                top=vars(cards[0]),
+            )
             first = [True]
 
             def emit(sentence: str) -> None:
                 self._say(ctx, ("\n\n" if first[0] else " ") + sentence)
                 first[0] = False
 
-            gen = generate_checked(self.llm, parts, facts, emit)
+            pick_names = [cd.name for cd in cards]
+
+            def on_topic(sentence: str) -> list[str]:
+                # A comment must be about a pick and say nothing the facts don't support.
+                if not mentions_any(sentence, pick_names):
+                    return ["does not talk about any recommended product"]
+                return []
+
+            gen = generate_checked(
+                self.llm,
+                parts,
+                facts,
+                emit,
+                extra_check=on_topic,
+                deadline_s=self.settings.llm_deadline_s,
+            )
             self._note_generation(reply, gen)
             ctx.reply.timings_ms["validation"] = round(gen.validate_ms, 2)
         self._record_mentions(state, reply.cited_ids)
@@ -261,14 +348,24 @@ class Agent:
         svc = self.stack.recommendations()
         page = build_home(svc, None, per_section=PICKS)
         items = page.sections[0].items if page.sections else []
-        ctx.reply.products = [ProductCard(i.id, i.name, i.category, i.sub_category, i.price,
-                                          i.reason) for i in items]
+        ctx.reply.products = [
+            ProductCard(i.id, i.name, i.category, i.sub_category, i.price, i.reason) for i in items
+        ]
         ctx.reply.cited_ids = [i.id for i in items]
         self._say(ctx, self.library.text("replies", "search_unavailable"))
         for n, i in enumerate(items, 1):
-            self._say(ctx, f"\n{n}. " + self.library.text(
-                "replies", "recommend_item", name=i.name, price=i.price,
-                sub_category=i.sub_category, reason=i.reason))
+            self._say(
+                ctx,
+                f"\n{n}. "
+                + self.library.text(
+                    "replies",
+                    "recommend_item",
+                    name=i.name,
+                    price=i.price,
+                    sub_category=i.sub_category,
+                    reason=i.reason,
+                ),
+            )
         yield
 
     def _pick(self, state: ConversationState, route: Route, text: str) -> list[Product]:
@@ -290,9 +387,20 @@ class Agent:
         p = self.tools.call(ctx.reply, "product_details", product_id=picks[0].id)
         ctx.reply.cited_ids = ctx.reply.candidate_ids = [p.id]
         ctx.reply.products = [ProductCard(p.id, p.name, p.category, p.sub_category, p.price, "")]
-        self._say(ctx, self.library.text(
-            "replies", "details", name=p.name, category=p.category, sub_category=p.sub_category,
-            price=p.price, brand=p.brand, features=p.features[:300], rating=p.rating))
+        self._say(
+            ctx,
+            self.library.text(
+                "replies",
+                "details",
+                name=p.name,
+                category=p.category,
+                sub_category=p.sub_category,
+                price=p.price,
+                brand=p.brand,
+                features=p.features[:300],
+                rating=p.rating,
+            ),
+        )
         self._record_mentions(ctx.state, [p.id], kind="click")
         yield
 
@@ -310,10 +418,15 @@ class Agent:
         cheaper = min(products, key=lambda p: p.price)
         diff = abs(products[0].price - products[1].price)
         ctx.reply.cited_ids = ctx.reply.candidate_ids = [p.id for p in products]
-        ctx.reply.products = [ProductCard(p.id, p.name, p.category, p.sub_category, p.price, "")
-                              for p in products]
-        self._say(ctx, self.library.text("replies", "compare", products=products,
-                                         cheaper=cheaper.name, difference=diff))
+        ctx.reply.products = [
+            ProductCard(p.id, p.name, p.category, p.sub_category, p.price, "") for p in products
+        ]
+        self._say(
+            ctx,
+            self.library.text(
+                "replies", "compare", products=products, cheaper=cheaper.name, difference=diff
+            ),
+        )
         yield
 
     # Customer service ------------------------------------------------------------------------
@@ -334,11 +447,20 @@ class Agent:
 
     def _handoff(self, ctx: TurnContext, reason: str, text: str) -> Iterator[None]:
         ctx.reply.intent = "handoff"
-        ticket = self.tools.call(ctx.reply, "handoff_to_human", user_id=ctx.state.user_id,
-                                 reason=reason, summary=redact(text)[:500])
+        ticket = self.tools.call(
+            ctx.reply,
+            "handoff_to_human",
+            user_id=ctx.state.user_id,
+            reason=reason,
+            summary=redact(text)[:500],
+        )
         ctx.reply.ticket_id = ticket
-        self._say(ctx, self.library.text("replies", "handoff", ticket_id=ticket,
-                                         signed_in=bool(ctx.state.user_id)))
+        self._say(
+            ctx,
+            self.library.text(
+                "replies", "handoff", ticket_id=ticket, signed_in=bool(ctx.state.user_id)
+            ),
+        )
         yield
 
     def _greeting(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
@@ -359,28 +481,56 @@ class Agent:
         reply.fallback = gen.failed
         reply.validation_problems = gen.problems + ([gen.error] if gen.error else [])
 
-    def _record_mentions(self, state: ConversationState, ids: list[str], kind: str = "chat_mention"
-                         ) -> None:
+    def _record_mentions(
+        self, state: ConversationState, ids: list[str], kind: str = "chat_mention"
+    ) -> None:
         if not state.user_id or not ids:
             return
         svc = self.stack.recommendations()
-        svc.record([{"user_id": state.user_id, "type": kind, "product_id": i,
-                     "session_id": state.session_id} for i in ids])
+        svc.record(
+            [
+                {
+                    "user_id": state.user_id,
+                    "type": kind,
+                    "product_id": i,
+                    "session_id": state.session_id,
+                }
+                for i in ids
+            ]
+        )
 
     def _log(self, ctx: TurnContext) -> None:
         from retrieval.db import ChatLogRow
         from retrieval.events import utcnow
 
-        meta = {"intent": ctx.reply.intent, "cited": ctx.reply.cited_ids,
-                "refused": ctx.reply.refused, "fallback": ctx.reply.fallback}
+        meta = {
+            "intent": ctx.reply.intent,
+            "cited": ctx.reply.cited_ids,
+            "refused": ctx.reply.refused,
+            "fallback": ctx.reply.fallback,
+        }
         try:
             with self.stack.db.session() as s:
-                s.add(ChatLogRow(user_id=ctx.state.user_id, session_id=ctx.state.session_id,
-                                 role="user", text=redact(ctx.message[:4000]), meta={},
-                                 ts=utcnow()))
-                s.add(ChatLogRow(user_id=ctx.state.user_id, session_id=ctx.state.session_id,
-                                 role="assistant", text=redact(ctx.reply.text), meta=meta,
-                                 ts=utcnow()))
+                s.add(
+                    ChatLogRow(
+                        user_id=ctx.state.user_id,
+                        session_id=ctx.state.session_id,
+                        role="user",
+                        text=redact(ctx.message[:4000]),
+                        meta={},
+                        ts=utcnow(),
+                    )
+                )
+                s.add(
+                    ChatLogRow(
+                        user_id=ctx.state.user_id,
+                        session_id=ctx.state.session_id,
+                        role="assistant",
+                        text=redact(ctx.reply.text),
+                        meta=meta,
+                        ts=utcnow(),
+                    )
+                )
         except Exception as exc:  # a full disk must not take the conversation down
             log.error("could not write the chat log: %s", exc)
 

@@ -41,9 +41,15 @@ def to_messages(parts: list[tuple[str, str]]) -> list[BaseMessage]:
     return [SystemMessage(t) if role == "system" else HumanMessage(t) for role, t in parts]
 
 
-def generate_checked(llm: BaseChatModel, parts: list[tuple[str, str]], facts: Facts,
-                     emit: Callable[[str], None] | None = None, max_sentences: int = 2,
-                     extra_check: Callable[[str], list[str]] | None = None) -> Generation:
+def generate_checked(
+    llm: BaseChatModel,
+    parts: list[tuple[str, str]],
+    facts: Facts,
+    emit: Callable[[str], None] | None = None,
+    max_sentences: int = 2,
+    extra_check: Callable[[str], list[str]] | None = None,
+    deadline_s: float = 4.0,
+) -> Generation:
     gen = Generation()
     t0 = time.perf_counter()
     buffer = ""
@@ -76,6 +82,11 @@ def generate_checked(llm: BaseChatModel, parts: list[tuple[str, str]], facts: Fa
                 gen.ttft_ms = (time.perf_counter() - t0) * 1e3
             gen.tokens += 1
             buffer += piece
+            if time.perf_counter() - t0 > deadline_s:
+                # Out of time: keep what is checked, drop the unfinished tail.
+                gen.problems.append(f"generation stopped at the {deadline_s:.0f}s budget")
+                buffer = ""
+                break
             *done, buffer = _SENTENCE_END.split(buffer)
             for sentence in done:
                 if not accept(sentence) or len(gen.sentences) >= max_sentences:

@@ -7,7 +7,9 @@ import unicodedata
 from dataclasses import dataclass
 
 # Bidi overrides, zero-width characters and C0/C1 controls (tab and newline are kept).
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_INVISIBLE = re.compile(
+    r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
 
 
 class GuardError(ValueError):
@@ -28,28 +30,50 @@ def normalise(text: str) -> str:
 
 
 _ATTACKS: list[tuple[str, re.Pattern[str]]] = [
-    ("prompt_extraction", re.compile(
-        r"(system|hidden|initial|original|developer)\s*(prompt|message|instruction)|"
-        r"(reveal|print|show|repeat|output|tell me|what (are|is|were))\b.{0,40}\b"
-        r"(your|the)\s+(instructions|prompt|rules|guidelines|configuration)|"
-        r"(repeat|print) (everything|all|the text) (above|before)", re.I)),
-    ("instruction_override", re.compile(
-        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|rules?|prompts?|"
-        r"guidelines|polic(y|ies)|restrictions)|"
-        r"\byou are (now|no longer)\b|\b(developer|god|admin|debug|jailbreak|dan) mode\b|"
-        r"\bact as (an? )?(admin|developer|system|unrestricted)|\bnew instructions?\b|"
-        r"\bpretend (you|to be)\b|<\s*/?\s*(system|instructions?)\s*>|\[\s*system\s*\]|"
-        r"\b(let'?s|we) play a game\b|\byou are [A-Z]?\w*(bot|gpt|ai)\b|\brole-?play\b|"
-        r"\b(your|the|admin|administrator|root|database|system|store'?s?)\s+(password|passwd|"
-        r"api[ _-]?keys?|secret keys?|credentials|access tokens?)\b", re.I)),
-    ("price_manipulation", re.compile(
-        r"\b(apply|give|grant|add|honou?r)\b.{0,30}\b(\d{1,3}\s*%|discount|coupon|promo|voucher|"
-        r"price match)|\b(set|change|lower|make)\b.{0,20}\bprice\b|\bfor free\b|"
-        r"\b(free|\$0(\.00)?) (of charge|order|item)|\bprice (is|should be) \$?\d", re.I)),
-    ("data_exfiltration", re.compile(
-        r"\b(all|every|other|another)\b.{0,20}\b(customers?|users?|shoppers?)\b.{0,40}"
-        r"\b(orders?|emails?|addresses|data|names|phone)|\b(dump|export|list)\b.{0,20}"
-        r"\b(database|table|users|customers)\b|\bselect\b.+\bfrom\b|;\s*drop\s+table", re.I)),
+    (
+        "prompt_extraction",
+        re.compile(
+            r"(system|hidden|initial|original|developer)\s*(prompt|message|instruction)|"
+            r"(reveal|print|show|repeat|output|tell me|what (are|is|were))\b.{0,40}\b"
+            r"(your|the)\s+(instructions|prompt|rules|guidelines|configuration)|"
+            r"(repeat|print) (everything|all|the text) (above|before)",
+            re.I,
+        ),
+    ),
+    (
+        "instruction_override",
+        re.compile(
+            r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|rules?|prompts?|"
+            r"guidelines|polic(y|ies)|restrictions)|"
+            r"\byou are (now|no longer)\b|\b(developer|god|admin|debug|jailbreak|dan) mode\b|"
+            r"\bact as (an? )?(admin|developer|system|unrestricted)|\bnew instructions?\b|"
+            r"\bpretend (you|to be)\b|<\s*/?\s*(system|instructions?)\s*>|\[\s*system\s*\]|"
+            r"\b(let'?s|we) play a game\b|\byou are [A-Z]?\w*(bot|gpt|ai)\b|\brole-?play\b|"
+            r"\b(your|the|admin|administrator|root|database|system|store'?s?)\s+(password|passwd|"
+            r"api[ _-]?keys?|secret keys?|credentials|access tokens?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "price_manipulation",
+        re.compile(
+            r"\b(apply|give|grant|add|honou?r)\b.{0,30}\b(\d{1,3}\s*%|discount|coupon|promo|voucher|"
+            r"price match)|\b(set|change|lower|make)\b.{0,20}\bprice\b|\bfor free\b|"
+            r"\b(free|\$0(\.00)?) (of charge|order|item)|\bprice (is|should be) \$?\d",
+            re.I,
+        ),
+    ),
+    (
+        "data_exfiltration",
+        re.compile(
+            r"\b(all|every|other|another)\b.{0,20}\b(customers?|users?|shoppers?)\b.{0,40}"
+            r"\b(orders?|emails?|addresses|data|names|phone)|\b(dump|export|list)\b.{0,20}"
+            r"\b(database|table|users|customers)\b|\bselect\b.+\bfrom\b|;\s*drop\s+table|"
+            # Stacked statements and tautologies (red team: "chairs'; DELETE FROM products; --").
+            r";\s*(delete|insert|update|alter|truncate)\s+\w+|\bor\s+1\s*=\s*1\b",
+            re.I,
+        ),
+    ),
 ]
 
 
@@ -58,8 +82,10 @@ def screen(text: str, max_chars: int) -> Screened:
     if not isinstance(text, str):
         raise GuardError("invalid", "the message must be text")
     if len(text) > max_chars:
-        raise GuardError("too_long", f"the message is too long ({len(text):,} characters; "
-                                     f"the limit is {max_chars:,})")
+        raise GuardError(
+            "too_long",
+            f"the message is too long ({len(text):,} characters; the limit is {max_chars:,})",
+        )
     clean = normalise(text)
     if not clean:
         raise GuardError("empty", "the message is empty")
@@ -72,7 +98,9 @@ def screen(text: str, max_chars: int) -> Screened:
 # PII -------------------------------------------------------------------------------------
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-_PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
+_PHONE = re.compile(
+    r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
+)
 
 
 def _luhn(digits: str) -> bool:

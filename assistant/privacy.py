@@ -48,8 +48,9 @@ def _known(stack: RetrievalStack, user_id: str) -> bool:
     with stack.db.session() as s:
         if s.get(CustomerRow, user_id) is not None:
             return True
-        return bool(s.scalar(select(func.count()).select_from(EventRow)
-                             .where(EventRow.user_id == user_id)))
+        return bool(
+            s.scalar(select(func.count()).select_from(EventRow).where(EventRow.user_id == user_id))
+        )
 
 
 def export_user(stack: RetrievalStack, user_id: str) -> dict:
@@ -59,25 +60,66 @@ def export_user(stack: RetrievalStack, user_id: str) -> dict:
         c = s.get(CustomerRow, user_id)
         out = {
             "user_id": user_id,
-            "customer": ({"name": c.name, "segment": c.segment, "city": c.city,
-                          "state": c.state, "region": c.region} if c else None),
-            "orders": [{"id": o.id, "order_date": _iso(o.order_date), "ship_mode": o.ship_mode}
-                       for o in s.scalars(select(OrderRow).where(OrderRow.customer_id == user_id))],
-            "events": [{"id": e.id, "type": e.type, "product_id": e.product_id, "ts": _iso(e.ts),
-                        "session_id": e.session_id, "origin": e.origin}
-                       for e in s.scalars(select(EventRow).where(EventRow.user_id == user_id)
-                                          .order_by(EventRow.ts))],
-            "chat_logs": [{"session_id": r.session_id, "role": r.role, "text": r.text,
-                           "ts": _iso(r.ts), "meta": r.meta}
-                          for r in s.scalars(select(ChatLogRow).where(ChatLogRow.user_id == user_id)
-                                             .order_by(ChatLogRow.ts))],
-            "tickets": [{"id": t.id, "reason": t.reason, "summary": t.summary,
-                         "created_at": _iso(t.created_at), "status": t.status}
-                        for t in s.scalars(select(TicketRow).where(TicketRow.user_id == user_id))],
-            "ab_exposures": [{"experiment": x.experiment, "variant": x.variant, "kind": x.kind,
-                              "product_id": x.product_id, "ts": _iso(x.ts)}
-                             for x in s.scalars(select(ExposureRow)
-                                                .where(ExposureRow.user_id == user_id))],
+            "customer": (
+                {
+                    "name": c.name,
+                    "segment": c.segment,
+                    "city": c.city,
+                    "state": c.state,
+                    "region": c.region,
+                }
+                if c
+                else None
+            ),
+            "orders": [
+                {"id": o.id, "order_date": _iso(o.order_date), "ship_mode": o.ship_mode}
+                for o in s.scalars(select(OrderRow).where(OrderRow.customer_id == user_id))
+            ],
+            "events": [
+                {
+                    "id": e.id,
+                    "type": e.type,
+                    "product_id": e.product_id,
+                    "ts": _iso(e.ts),
+                    "session_id": e.session_id,
+                    "origin": e.origin,
+                }
+                for e in s.scalars(
+                    select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.ts)
+                )
+            ],
+            "chat_logs": [
+                {
+                    "session_id": r.session_id,
+                    "role": r.role,
+                    "text": r.text,
+                    "ts": _iso(r.ts),
+                    "meta": r.meta,
+                }
+                for r in s.scalars(
+                    select(ChatLogRow).where(ChatLogRow.user_id == user_id).order_by(ChatLogRow.ts)
+                )
+            ],
+            "tickets": [
+                {
+                    "id": t.id,
+                    "reason": t.reason,
+                    "summary": t.summary,
+                    "created_at": _iso(t.created_at),
+                    "status": t.status,
+                }
+                for t in s.scalars(select(TicketRow).where(TicketRow.user_id == user_id))
+            ],
+            "ab_exposures": [
+                {
+                    "experiment": x.experiment,
+                    "variant": x.variant,
+                    "kind": x.kind,
+                    "product_id": x.product_id,
+                    "ts": _iso(x.ts),
+                }
+                for x in s.scalars(select(ExposureRow).where(ExposureRow.user_id == user_id))
+            ],
         }
     profile = stack.recommendations().profile(user_id)
     out["profile"] = {"summary": profile.explain(), "events_folded": profile.n_events}
@@ -88,8 +130,10 @@ def delete_user(stack: RetrievalStack, user_id: str) -> DeletionReport:
     if not _known(stack, user_id):
         raise UnknownShopper(f"unknown shopper {user_id!r}")
     with stack.db.session() as s:  # one transaction: all or nothing
-        counts = [s.execute(delete(t).where(t.user_id == user_id)).rowcount
-                  for t in (EventRow, ChatLogRow, TicketRow, ExposureRow)]
+        counts = [
+            s.execute(delete(t).where(t.user_id == user_id)).rowcount
+            for t in (EventRow, ChatLogRow, TicketRow, ExposureRow)
+        ]
     stack.recommendations().forget(user_id)
     return DeletionReport(user_id, *counts)
 
@@ -101,8 +145,10 @@ def _handler(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(json.dumps(export_user(stack, args.user), indent=2) + "\n")
         else:
             r = delete_user(stack, args.user)
-            sys.stdout.write(f"deleted for {r.user_id}: {r.events} events, {r.chat_logs} chat "
-                             f"log lines, {r.tickets} tickets, {r.exposures} A/B exposures\n")
+            sys.stdout.write(
+                f"deleted for {r.user_id}: {r.events} events, {r.chat_logs} chat "
+                f"log lines, {r.tickets} tickets, {r.exposures} A/B exposures\n"
+            )
     except UnknownShopper as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

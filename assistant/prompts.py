@@ -17,8 +17,13 @@ from jinja2 import Environment, StrictUndefined, TemplateError
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.ya?ml$")
-_env = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True,
-                   lstrip_blocks=True, keep_trailing_newline=False)
+_env = Environment(
+    undefined=StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
 
 
 class PromptError(LookupError):
@@ -46,8 +51,9 @@ class PromptTemplate:
             raise PromptError(f"prompt {self.name} v{self.version} {part}: {exc}") from exc
 
     def messages(self, **values: object) -> list[tuple[str, str]]:
-        return [(role, self.render(role, **values)) for role in ("system", "user")
-                if role in self.parts]
+        return [
+            (role, self.render(role, **values)) for role in ("system", "user") if role in self.parts
+        ]
 
 
 @dataclass
@@ -67,8 +73,13 @@ class PromptLibrary:
             parts = {k: data[k] for k in ("system", "user") if k in data}
             parts.update({f"templates.{k}": v for k, v in (data.get("templates") or {}).items()})
             self._templates[(name, version)] = PromptTemplate(
-                name, version, tuple(data.get("variables") or ()), parts,
-                data.get("description", ""), path)
+                name,
+                version,
+                tuple(data.get("variables") or ()),
+                parts,
+                data.get("description", ""),
+                path,
+            )
 
     def get(self, name: str, version: int | None = None) -> PromptTemplate:
         if version is None:
@@ -84,8 +95,9 @@ class PromptLibrary:
     def names(self) -> list[tuple[str, int]]:
         return sorted(self._templates)
 
-    def text(self, prompt_name: str, key: str, version: int | None = None, /,
-             **values: object) -> str:
+    def text(
+        self, prompt_name: str, key: str, version: int | None = None, /, **values: object
+    ) -> str:
         """A code-decided reply template (fallbacks, refusals, support facts)."""
         return self.get(prompt_name, version).render(f"templates.{key}", **values)
 

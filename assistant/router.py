@@ -12,31 +12,88 @@ from retrieval.embed import Encoder
 
 from .prompts import PromptLibrary
 
-INTENTS = ("recommend", "refine", "product_details", "compare", "order_status",
-           "return_request", "policy", "handoff", "greeting")
+INTENTS = (
+    "recommend",
+    "refine",
+    "product_details",
+    "compare",
+    "order_status",
+    "return_request",
+    "policy",
+    "handoff",
+    "greeting",
+)
 ORDER_ID = re.compile(r"\b([A-Z]{2})\s*-\s*(\d{4})\s*-\s*(\d{5,7})\b", re.I)
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("handoff", re.compile(r"\b(human|real person|agent|representative|supervisor|manager|"
-                           r"someone real|complain|complaint)\b", re.I)),
-    ("return_request", re.compile(r"\b(return|refund|send (it|this|them) back|money back|"
-                                  r"exchange)\b.*\b(order|item|it|this|my|[A-Z]{2}-\d{4})", re.I)),
-    ("policy", re.compile(r"\b(policy|policies|warranty|guarantee|payment methods?|paypal|"
-                          r"price[- ]match(ing)?|bulk (pricing|discount|order)s?|wholesale|"
-                          r"gift cards?|invoice|price promise|"
-                          r"privacy|personal data|how long (does|do|will) (shipping|delivery|"
-                          r"refunds?)|ship(ping)? (cost|internationally|times?)|faq)\b", re.I)),
-    ("order_status", re.compile(r"\b(where('s| is)|track|status|arriv|deliver|shipped|"
-                                r"my orders?|last order|recent orders?)\b", re.I)),
-    ("compare", re.compile(r"\b(compare|comparison|versus|vs\.?|difference between|which (one )?"
-                           r"is better)\b", re.I)),
-    ("refine", re.compile(r"^\s*(cheaper|something else|anything else|other options?|more options|"
-                          r"show me more|not that (one|brand)|less expensive|more expensive|"
-                          r"(something|anything) (cheaper|different|bigger|smaller))\b", re.I)),
-    ("product_details", re.compile(rf"\b(the )?({'|'.join(_ORDINALS)}) (one|option|item|"
-                                   r"product|pick)\b|\bmore (about|details)\b", re.I)),
-    ("greeting", re.compile(r"^\s*(hi|hello|hey|thanks|thank you|good (morning|afternoon|"
-                            r"evening)|what can you do)\b[\s!.?]*$", re.I)),
+    (
+        "handoff",
+        re.compile(
+            r"\b(human|real person|agent|representative|supervisor|manager|"
+            r"someone real|complain|complaint)\b",
+            re.I,
+        ),
+    ),
+    (
+        "return_request",
+        re.compile(
+            r"\b(return|refund|send (it|this|them) back|money back|"
+            r"exchange)\b.*\b(order|item|it|this|my|[A-Z]{2}-\d{4})",
+            re.I,
+        ),
+    ),
+    (
+        "policy",
+        re.compile(
+            r"\b(policy|policies|warranty|guarantee|payment methods?|paypal|"
+            r"price[- ]match(ing)?|bulk (pricing|discount|order)s?|wholesale|"
+            r"gift cards?|invoice|price promise|"
+            r"privacy|personal data|how long (does|do|will) (shipping|delivery|"
+            r"refunds?)|ship(ping)? (cost|internationally|times?)|faq)\b",
+            re.I,
+        ),
+    ),
+    (
+        "order_status",
+        re.compile(
+            r"\b(where('s| is)|track|status|arriv|deliver|shipped|"
+            r"my orders?|last order|recent orders?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "compare",
+        re.compile(
+            r"\b(compare|comparison|versus|vs\.?|difference between|which (one )?"
+            r"is better)\b",
+            re.I,
+        ),
+    ),
+    (
+        "refine",
+        re.compile(
+            r"^\s*(cheaper|something else|anything else|other options?|more options|"
+            r"show me more|not that (one|brand)|less expensive|more expensive|"
+            r"(something|anything) (cheaper|different|bigger|smaller))\b",
+            re.I,
+        ),
+    ),
+    (
+        "product_details",
+        re.compile(
+            rf"\b(the )?({'|'.join(_ORDINALS)}) (one|option|item|"
+            r"product|pick)\b|\bmore (about|details)\b",
+            re.I,
+        ),
+    ),
+    (
+        "greeting",
+        re.compile(
+            r"^\s*(hi|hello|hey|thanks|thank you|good (morning|afternoon|"
+            r"evening)|what can you do)\b[\s!.?]*$",
+            re.I,
+        ),
+    ),
 ]
 
 

@@ -29,8 +29,9 @@ class Runtime:
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, load_llm: bool = True, background: bool = False,
-              llm=None) -> Runtime:
+    def build(
+        cls, settings: Settings, *, load_llm: bool = True, background: bool = False, llm=None
+    ) -> Runtime:
         stack = RetrievalStack.build(settings)
         ensure_indexed(stack)
         rt = cls(settings, stack, Agent(stack, llm))
@@ -51,9 +52,9 @@ class Runtime:
             from .llm import build_chat_model
 
             model = build_chat_model(self.settings)
-            warm = getattr(model, "warm_up", None)
-            if callable(warm):
-                warm()
+            generator = getattr(model, "generator", None)
+            if generator is not None and hasattr(generator, "load"):
+                generator.load()  # convert or reload the weights now, not on the first turn
             self.agent.llm = model
             self.llm_load_s = time.perf_counter() - t
             self.llm_status = "ready"

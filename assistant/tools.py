@@ -88,16 +88,29 @@ class AgentTools:
         try:
             out = self._fns[name](**kwargs)
         except Exception as exc:
-            reply.tool_calls.append(ToolCall(name, shown, False,
-                                             round((time.perf_counter() - t) * 1e3, 2),
-                                             type(exc).__name__))
+            reply.tool_calls.append(
+                ToolCall(
+                    name,
+                    shown,
+                    False,
+                    round((time.perf_counter() - t) * 1e3, 2),
+                    type(exc).__name__,
+                )
+            )
             raise
-        reply.tool_calls.append(ToolCall(name, shown, True, round((time.perf_counter() - t) * 1e3, 2)))
+        reply.tool_calls.append(
+            ToolCall(name, shown, True, round((time.perf_counter() - t) * 1e3, 2))
+        )
         return out
 
     # The tools -------------------------------------------------------------------------------
-    def search_products(self, query: str, k: int = 10, constraints: Constraints | None = None,
-                        profile: Profile | None = None) -> SearchResponse:
+    def search_products(
+        self,
+        query: str,
+        k: int = 10,
+        constraints: Constraints | None = None,
+        profile: Profile | None = None,
+    ) -> SearchResponse:
         """Search the catalogue under hard constraints, conditioned on the shopper's profile."""
         search = self.stack.search()
         c = constraints or parse(query, search.catalogue.vocabulary)
@@ -188,5 +201,7 @@ class AgentTools:
             ("policy_answer", policy, QuestionArgs, self.policy_answer.__doc__),
             ("handoff_to_human", handoff, HandoffArgs, self.handoff_to_human.__doc__),
         ]
-        return [StructuredTool.from_function(fn, name=n, description=d.strip(), args_schema=a)
-                for n, fn, a, d in spec]
+        return [
+            StructuredTool.from_function(fn, name=n, description=d.strip(), args_schema=a)
+            for n, fn, a, d in spec
+        ]

@@ -14,11 +14,59 @@ from dataclasses import dataclass, field
 from retrieval.catalogue import CatalogueIndex
 
 PRODUCT_ID = re.compile(r"\b(?:[A-Z]{3}-[A-Z]{2}-\d{8}|EL-[0-9A-F]{10})\b")
-PRICE = re.compile(r"(?:\$|USD\s?|US\$)\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?"
-                   r"(?:dollars|USD)\b", re.I)
+PRICE = re.compile(
+    r"(?:\$|USD\s?|US\$)\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?"
+    r"(?:dollars|USD)\b",
+    re.I,
+)
 PERCENT = re.compile(r"\b\d{1,3}(?:\.\d+)?\s?%")
-PROMO = re.compile(r"\b(discount|coupon|promo(tion)? code|voucher|% off|sale price|"
-                   r"price match|free of charge)\b", re.I)
+PROMO = re.compile(
+    r"\b(discount|coupon|promo(tion)? code|voucher|% off|sale price|"
+    r"price match|free of charge|gift cards?|free shipping|for free|"
+    r"special offer|offer you)\b",
+    re.I,
+)
+# Prompt scaffolding a small model sometimes echoes back ("SHOPPER: ...", "PRODUCTS:").
+SCAFFOLD = re.compile(
+    r"\b(SHOPPER|REQUEST|PRODUCTS|QUESTION|PASSAGES|FACTS|SYSTEM|USER|"
+    r"ASSISTANT|RULES?)\s*:|\[\d+\]|^\s*[-*\d]+[.)]\s",
+    re.M,
+)
+_STOP = frozenset(
+    [
+        "this",
+        "that",
+        "with",
+        "from",
+        "have",
+        "your",
+        "will",
+        "they",
+        "them",
+        "their",
+        "there",
+        "what",
+        "when",
+        "which",
+        "about",
+        "into",
+        "than",
+        "then",
+        "also",
+        "been",
+        "were",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "very",
+        "just",
+        "would",
+        "could",
+        "should",
+    ]
+)
 ORDER_ID = re.compile(r"\b[A-Z]{2}-\d{4}-\d{5,7}\b")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
@@ -81,14 +129,19 @@ def check(text: str, facts: Facts) -> Verdict:
     user_low = facts.user_text.lower()
     for brand in cat.vocabulary.brands:
         b = brand.lower()
-        if (b not in cand_brands and b not in user_low
-                and re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", text.lower())):
+        if (
+            b not in cand_brands
+            and b not in user_low
+            and re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", text.lower())
+        ):
             problems.append(f"mentions brand {brand!r} that no candidate has")
 
     prices = {round(cat.get(i).price, 2) for i in allowed if i in cat} | {
-        round(p, 2) for p in facts.extra_prices}
-    user_numbers = {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?",
-                                                                   facts.user_text)}
+        round(p, 2) for p in facts.extra_prices
+    }
+    user_numbers = {
+        float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", facts.user_text)
+    }
     for m in PRICE.finditer(text):
         value = _amount(m)
         if not any(abs(value - p) < 0.006 for p in prices) and value not in user_numbers:
@@ -110,9 +163,31 @@ def check(text: str, facts: Facts) -> Verdict:
         if phrase and phrase.lower() in low:
             problems.append("repeats the system prompt")
             break
+    if SCAFFOLD.search(text):
+        problems.append("echoes the prompt's structure")
     if not text.strip():
         problems.append("empty reply")
     return Verdict(not problems, problems, cited)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
+
+
+def mentions_any(sentence: str, names: list[str], share: float = 0.6) -> bool:
+    """True when the sentence names one of the products (most of its distinctive words)."""
+    words = content_words(sentence)
+    for name in names:
+        key = content_words(name)
+        if name.lower() in sentence.lower() or (key and len(key & words) / len(key) >= share):
+            return True
+    return False
+
+
+def supported_by(sentence: str, sources: str, share: float = 0.6) -> bool:
+    """A cheap faithfulness check: most content words of the sentence occur in the sources."""
+    words = content_words(sentence)
+    return not words or len(words & content_words(sources)) / len(words) >= share
 
 
 def sentences(text: str) -> Iterable[str]:
