@@ -155,7 +155,6 @@ def support_turn(
     if order_id is None:
         if kind == "status":
             orders = tools.desk.orders.list_orders(state.user_id, limit=5)
-            reply.tool_calls  # listing is part of order_status
             agent._say(
                 ctx,
                 lib.text(
