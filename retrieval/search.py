@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 Plan = Literal["auto", "exact", "hnsw"]
 # Any filtered query scans exactly (Chroma's filtered HNSW was slower and less accurate at every
 # selectivity measured, see bench/search.py); unfiltered queries use HNSW on big catalogues.
-EXACT_SCAN_MAX = 50_000
+EXACT_SCAN_MAX = 150_000  # measured: exact over 100k rows p99 19 ms, recall 1.0 vs HNSW 0.89
 
 
 @dataclass(frozen=True)
