@@ -48,8 +48,28 @@ run: index
 	  $(VENV)/bin/shopassist search; \
 	fi
 
-test: install-test data chromium
-	$(PY) -m pytest -q
+# Scale-out pass: the database- and store-dependent tests again, on a real PostgreSQL (fresh
+# database per stack) and a real `chroma run` server (SHOPASSIST_TEST_CHROMA_URL=spawn).
+SCALE_OUT_TESTS ?= tests/test_recommendation.py tests/test_support_orders.py \
+  tests/test_support_returns.py tests/test_support_tickets.py tests/test_support_knowledge.py \
+  tests/test_agent.py tests/test_api.py tests/test_privacy.py tests/test_catalogue_search.py \
+  tests/test_red_team.py
+
+# A private PostgreSQL cluster on 127.0.0.1 (Debian's package) and its driver; prints the URL.
+postgres: install-test
+	@$(PY) -c "import psycopg" 2>/dev/null || $(PIP) install --quiet 'psycopg[binary]'
+	@bash scripts/postgres.sh start
+
+test: install-test data chromium postgres
+	@set -o pipefail; t0=$$(date +%s); \
+	$(PY) -m pytest -q; rc=$$?; t1=$$(date +%s); \
+	echo "default pass (SQLite + embedded Chroma): rc=$$rc, $$((t1 - t0))s"; \
+	SHOPASSIST_TEST_DATABASE_URL=$$(bash scripts/postgres.sh url) SHOPASSIST_TEST_CHROMA_URL=spawn \
+	  $(PY) -m pytest -q -m "not browser and not model" -k "not search_cli" $(SCALE_OUT_TESTS); \
+	  rc2=$$?; \
+	echo "scale-out pass (PostgreSQL + chroma server): rc=$$rc2, $$(( $$(date +%s) - t1 ))s"; \
+	bash scripts/postgres.sh stop; \
+	[ $$rc = 0 ] && [ $$rc2 = 0 ]
 
 lint: install-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -516,7 +516,8 @@ class Agent:
                         user_id=ctx.state.user_id,
                         session_id=ctx.state.session_id,
                         role="user",
-                        text=redact(ctx.message[:4000]),
+                        # PostgreSQL text cannot hold NUL bytes (SQLite can): drop them.
+                        text=redact(ctx.message[:4000].replace("\x00", "")),
                         meta={},
                         ts=utcnow(),
                     )

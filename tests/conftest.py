@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,11 @@ from retrieval.stack import RetrievalStack
 apply_offline_env()
 REPO = Path(__file__).resolve().parent.parent
 RAW = Path(os.environ.get("SHOPASSIST_RAW_DIR", REPO / "data" / "raw"))
+# Scale-out pass (`make test` runs it): a real PostgreSQL server URL, and a Chroma server URL or
+# "spawn" (start a private `chroma run` for this session). Unset: SQLite + embedded Chroma.
+TEST_DATABASE_URL = os.environ.get("SHOPASSIST_TEST_DATABASE_URL")
+TEST_CHROMA_URL = os.environ.get("SHOPASSIST_TEST_CHROMA_URL")
+_CREATED_DATABASES: list[str] = []
 
 
 class MemoEncoder(Encoder):
@@ -44,8 +50,46 @@ def encoder() -> MemoEncoder:
     return MemoEncoder()
 
 
+def fresh_database(server_url: str) -> str:
+    """A new empty database on `server_url`'s server: sessions and private stacks never share."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(server_url)
+    name = f"shopassist_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    _CREATED_DATABASES.append(fresh)
+    return fresh
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    yield
+    if not _CREATED_DATABASES:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(
+        make_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with admin.connect() as conn:
+        for url in _CREATED_DATABASES:
+            # FORCE: the session's stacks still hold pooled connections.
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     data_dir.mkdir(parents=True, exist_ok=True)
+    if TEST_DATABASE_URL and "database_url" not in overrides:
+        overrides["database_url"] = fresh_database(TEST_DATABASE_URL)
     raw = data_dir / "raw"
     if not raw.exists():
         if not RAW.exists():
@@ -65,9 +109,28 @@ def build_stack(settings: Settings, encoder: Encoder) -> RetrievalStack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, encoder) -> RetrievalStack:
-    """The real Superstore catalogue in an embedded Chroma and SQLite, built once per session."""
-    return build_stack(make_settings(tmp_path_factory.mktemp("embedded")), encoder)
+def stack(request, tmp_path_factory, encoder) -> RetrievalStack:
+    """The real Superstore catalogue in an embedded Chroma and SQLite, built once per session
+    (in the scale-out pass: in a Chroma server and a fresh PostgreSQL database)."""
+    overrides: dict[str, str] = {}
+    if TEST_CHROMA_URL == "spawn":
+        overrides["chroma_url"] = request.getfixturevalue("scale_out_chroma").url
+    elif TEST_CHROMA_URL:
+        overrides["chroma_url"] = TEST_CHROMA_URL
+    settings = make_settings(tmp_path_factory.mktemp("embedded"), **overrides)
+    if TEST_CHROMA_URL and TEST_CHROMA_URL != "spawn":
+        _drop_collections(settings)  # a shared server: start from empty collections
+    return build_stack(settings, encoder)
+
+
+def _drop_collections(settings: Settings) -> None:
+    from retrieval.store import make_client
+
+    client = make_client(settings)
+    for col in client.list_collections():
+        name = getattr(col, "name", col)
+        if name.startswith(f"{settings.catalogue}_"):
+            client.delete_collection(name)
 
 
 def free_port() -> int:
@@ -120,6 +183,15 @@ class ChromaServer:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory) -> Iterator[ChromaServer]:
     server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def scale_out_chroma(tmp_path_factory) -> Iterator[ChromaServer]:
+    """The `stack` fixture's own server in the scale-out pass (server_stack keeps its own)."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-scale-out"))
     server.start()
     yield server
     server.stop()

@@ -309,8 +309,13 @@ def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
     from assistant.agent import Agent
     from assistant.regress.runner import session_reset
 
+    from assistant.conversation import ConversationState
+
+    # A comment must talk about a pick to be shown: name the top pick the agent will choose.
+    top = Agent(stack, None).turn(ConversationState(), "a bookcase").products[0].name
     llm = FakeListChatModel(
-        responses=["It is a solid choice for a home office.", "Use code SAVE20 for a 20% discount!"]
+        responses=[f"The {top} is a solid choice for a home office.",
+                   "Use code SAVE20 for a 20% discount!"]
     )
     agent = Agent(stack, llm)
     case = Case.model_validate(
