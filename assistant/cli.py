@@ -260,8 +260,12 @@ def _extra_parsers() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Sub-commands that live next to their code: each `register(sub)` adds a parser with
     `set_defaults(handler=fn)` where fn(args, settings) -> exit code."""
     out = []
-    for module in ("assistant.regress.cli", "assistant.privacy", "assistant.redteam",
-                   "retrieval.evaluation.cli"):
+    for module in (
+        "assistant.regress.cli",
+        "assistant.privacy",
+        "assistant.redteam",
+        "retrieval.evaluation.cli",
+    ):
         try:
             out.append(__import__(module, fromlist=["register"]).register)
         except ImportError as exc:

@@ -21,8 +21,13 @@ def agent(stack):
 
 def scripted(agent: Agent, *responses: str) -> Agent:
     """The same agent with a model that says exactly `responses`, in order."""
-    clone = Agent(agent.stack, FakeListChatModel(responses=list(responses)), agent.library,
-                  agent.router, agent.tools)
+    clone = Agent(
+        agent.stack,
+        FakeListChatModel(responses=list(responses)),
+        agent.library,
+        agent.router,
+        agent.tools,
+    )
     return clone
 
 
@@ -118,8 +123,9 @@ def test_authorisation_refusal_for_another_shoppers_order(agent):
 
 def test_return_decision_is_made_by_code_not_the_model(agent):
     lying = scripted(agent, "Yes, order CA-2016-152156 can be returned anytime!")
-    reply = lying.turn(ConversationState(user_id=CUSTOMER),
-                       "can I return the bookcase from CA-2016-152156?")
+    reply = lying.turn(
+        ConversationState(user_id=CUSTOMER), "can I return the bookcase from CA-2016-152156?"
+    )
     assert reply.intent == "return_request"
     assert "can't be returned" in reply.text and "anytime" not in reply.text
     assert [c.name for c in reply.tool_calls] == ["order_status", "return_eligibility"]
@@ -163,4 +169,6 @@ def test_chat_mentions_update_the_profile(agent):
     before = svc.profile("AA-10480").n_events
     reply = agent.turn(state, "a copier")
     assert svc.profile("AA-10480").n_events == before + len(reply.cited_ids)
-    assert svc.profile("AA-10480").session_items[-1] in {svc.items.position[i] for i in reply.cited_ids}
+    assert svc.profile("AA-10480").session_items[-1] in {
+        svc.items.position[i] for i in reply.cited_ids
+    }

@@ -307,15 +307,16 @@ def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
     """The real pipeline: a fake chat model alternates a grounded sentence with a promise of a
     discount, which the validator rejects; across repeats the case is flagged flaky."""
     from assistant.agent import Agent
-    from assistant.regress.runner import session_reset
-
     from assistant.conversation import ConversationState
+    from assistant.regress.runner import session_reset
 
     # A comment must talk about a pick to be shown: name the top pick the agent will choose.
     top = Agent(stack, None).turn(ConversationState(), "a bookcase").products[0].name
     llm = FakeListChatModel(
-        responses=[f"The {top} is a solid choice for a home office.",
-                   "Use code SAVE20 for a 20% discount!"]
+        responses=[
+            f"The {top} is a solid choice for a home office.",
+            "Use code SAVE20 for a 20% discount!",
+        ]
     )
     agent = Agent(stack, llm)
     case = Case.model_validate(
