@@ -213,6 +213,7 @@ class Agent:
         return cur.merged_with(refined).merged_with(extra)
 
     def _recommend(self, ctx: TurnContext, route: Route, text: str) -> Iterator[None]:
+        text = redact(text)  # emails and phone numbers are never product words
         state, reply = ctx.state, ctx.reply
         t = time.perf_counter()
         search = self.stack.search()
@@ -312,7 +313,7 @@ class Agent:
             parts = prompt.messages(
                 store_name=STORE_NAME,
                 shopper_summary=profile.explain(),
-                request=text,
+                request=redact(text),  # PII never reaches a model, local or remote
                 picks=[vars(cd) for cd in cards],
                 top=vars(cards[0]),
             )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from retrieval.stack import RetrievalStack
 
 from .generate import generate_checked
+from .guards import redact
 from .router import Route
 from .support import (
     DEFAULT_POLICY,
@@ -269,7 +270,7 @@ def policy_turn(agent: Agent, ctx: TurnContext, text: str) -> Iterator[None]:
         # One passage, trimmed: prompt length is time-to-first-token on a CPU.
         parts = prompt.messages(
             store_name="Superstore",
-            question=text,
+            question=redact(text),  # PII never reaches a model, local or remote
             passages=[{"doc": top.doc, "text": top.text[:600]}],
         )
         facts = Facts(

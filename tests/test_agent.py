@@ -172,3 +172,19 @@ def test_chat_mentions_update_the_profile(agent):
     assert svc.profile("AA-10480").session_items[-1] in {
         svc.items.position[i] for i in reply.cited_ids
     }
+
+
+def test_pii_is_redacted_before_the_model_sees_it(agent):
+    from assistant.llm import ScriptedChatModel
+
+    seen: list[str] = []
+
+    def respond(messages) -> str:
+        seen.append(" ".join(str(m.content) for m in messages))
+        return "ok."
+
+    spy = Agent(agent.stack, ScriptedChatModel(respond), agent.library, agent.router, agent.tools)
+    spy.turn(ConversationState(), "a bookcase, mail me at jo@example.com or 555-123-4567")
+    spy.turn(ConversationState(), "what is your privacy policy? I am jo@example.com")
+    assert seen and all("jo@example.com" not in s and "555-123-4567" not in s for s in seen)
+    assert any("[EMAIL]" in s for s in seen)
