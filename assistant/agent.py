@@ -488,17 +488,20 @@ class Agent:
         if not state.user_id or not ids:
             return
         svc = self.stack.recommendations()
-        svc.record(
-            [
-                {
-                    "user_id": state.user_id,
-                    "type": kind,
-                    "product_id": i,
-                    "session_id": state.session_id,
-                }
-                for i in ids
-            ]
-        )
+        try:
+            svc.record(
+                [
+                    {
+                        "user_id": state.user_id,
+                        "type": kind,
+                        "product_id": i,
+                        "session_id": state.session_id,
+                    }
+                    for i in ids
+                ]
+            )
+        except Exception as exc:  # a locked or full database must not cost the shopper a reply
+            log.error("could not record %s events: %s", kind, exc)
 
     def _log(self, ctx: TurnContext) -> None:
         from retrieval.db import ChatLogRow

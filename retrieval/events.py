@@ -115,7 +115,8 @@ def ingest(
     valid: list[tuple[int, EventIn]] = []
     seen: set[str] = set()
     for i, raw in enumerate(events):
-        raw_id = raw.get("id") if isinstance(raw, dict) else raw.id
+        # Anything else (None, a list, a string) is an invalid event, reported like any other.
+        raw_id = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
         try:
             ev = raw if isinstance(raw, EventIn) else EventIn.model_validate(raw)
         except ValidationError as exc:

@@ -113,7 +113,11 @@ class VectorStore:
             self.collection(name).delete(ids=ids)
 
     def count(self, name: str) -> int:
-        return self.collection(name).count()
+        col = self.collection(name)
+        try:
+            return col.count()
+        except Exception as exc:  # a dead server: callers degrade on VectorStoreUnavailable
+            raise VectorStoreUnavailable(f"Chroma count failed: {exc}") from exc
 
     def all_vectors(self, name: str) -> tuple[list[str], np.ndarray, list[dict]]:
         """Every id, vector and metadata: feeds the in-memory mirror used for exact search."""

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Requ
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,6 +105,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _storage(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # A locked or full database is transient: "retry later" (events are idempotent by id),
+        # never a 500 traceback. The transaction has already rolled back: nothing half-written.
+        log.error("storage error on %s: %s", request.url.path, exc)
+        return error_response(
+            503,
+            "storage_unavailable",
+            "storage is temporarily unavailable; please retry shortly",
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # Still a 500 (and still logged with its traceback by Starlette), but JSON with a code.
+        return error_response(500, "internal_error", "something went wrong on our side")
 
 
 class BodySizeLimit:
