@@ -285,20 +285,8 @@ class Agent:
         lead = self.library.text(
             "replies", "recommend_lead", n=len(cards), constraints=c.describe(), personal=personal
         )
-        lines = [
-            self.library.text(
-                "replies",
-                "recommend_item",
-                name=cd.name,
-                price=cd.price,
-                sub_category=cd.sub_category,
-                reason=cd.reason,
-            )
-            for cd in cards
-        ]
         self._say(ctx, lead)
-        for i, line in enumerate(lines, 1):
-            self._say(ctx, f"\n{i}. {line}")
+        self._say_items(ctx, cards)
         reply.cited_ids = [cd.id for cd in cards]
         yield
         # The model adds a short, checked comment on the top pick.
@@ -354,19 +342,7 @@ class Agent:
         ]
         ctx.reply.cited_ids = [i.id for i in items]
         self._say(ctx, self.library.text("replies", "search_unavailable"))
-        for n, i in enumerate(items, 1):
-            self._say(
-                ctx,
-                f"\n{n}. "
-                + self.library.text(
-                    "replies",
-                    "recommend_item",
-                    name=i.name,
-                    price=i.price,
-                    sub_category=i.sub_category,
-                    reason=i.reason,
-                ),
-            )
+        self._say_items(ctx, ctx.reply.products)
         yield
 
     def _pick(self, state: ConversationState, route: Route, text: str) -> list[Product]:
@@ -470,6 +446,19 @@ class Agent:
         yield
 
     # Helpers ---------------------------------------------------------------------------------
+    def _say_items(self, ctx: TurnContext, cards: list[ProductCard]) -> None:
+        """One numbered, templated line per product: facts only, no model text."""
+        for n, cd in enumerate(cards, 1):
+            line = self.library.text(
+                "replies",
+                "recommend_item",
+                name=cd.name,
+                price=cd.price,
+                sub_category=cd.sub_category,
+                reason=cd.reason,
+            )
+            self._say(ctx, f"\n{n}. {line}")
+
     def _say(self, ctx: TurnContext, piece: str) -> None:
         ctx.reply.text += piece
         ctx.emit(piece)
