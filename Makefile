@@ -33,6 +33,7 @@ data: $(VENV)/.installed
 
 index: data
 	$(VENV)/bin/shopassist index --if-missing
+	$(VENV)/bin/shopassist train --if-missing
 
 # Debian's Chromium for the browser tests; Playwright drives it, no browser download.
 chromium:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from retrieval.constraints import Constraints
+from retrieval.recommend import Recommendation
 
 
 @dataclass
@@ -30,15 +31,8 @@ class ToolCall:
     error: str | None = None
 
 
-@dataclass
-class ProductCard:
-    id: str
-    name: str
-    category: str
-    sub_category: str
-    price: float
-    reason: str
-    contributions: dict[str, float] = field(default_factory=dict)
+# A product card in a reply is the recommendation side's one shape for a shown product.
+ProductCard = Recommendation
 
 
 @dataclass

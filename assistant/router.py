@@ -110,9 +110,17 @@ def find_order_ids(text: str) -> tuple[str, ...]:
     return tuple(f"{a.upper()}-{b}-{c}" for a, b, c in ORDER_ID.findall(text))
 
 
+_ORDINAL = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.I)
+
+
+def find_ordinals(text: str) -> list[int]:
+    """Every ordinal in the text, in order; "last" is -1."""
+    return [_ORDINALS[m.lower()] for m in _ORDINAL.findall(text)]
+
+
 def find_ordinal(text: str) -> int | None:
-    m = re.search(rf"\b({'|'.join(_ORDINALS)})\b", text, re.I)
-    return _ORDINALS[m.group(1).lower()] if m else None
+    found = find_ordinals(text)
+    return found[0] if found else None
 
 
 class IntentRouter:

@@ -15,6 +15,8 @@ from retrieval.settings import Settings
 from retrieval.stack import RetrievalStack
 
 from .agent import Agent
+from .support import KnowledgeBase, SupportDesk
+from .tools import AgentTools
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     stack: RetrievalStack
+    desk: SupportDesk
     agent: Agent
     llm_status: str = "not loaded"
     llm_load_s: float | None = None
@@ -34,7 +37,8 @@ class Runtime:
     ) -> Runtime:
         stack = RetrievalStack.build(settings)
         ensure_indexed(stack)
-        rt = cls(settings, stack, Agent(stack, llm))
+        desk = SupportDesk.from_stack(stack)
+        rt = cls(settings, stack, desk, Agent(stack, llm, tools=AgentTools(stack, desk)))
         if llm is not None:
             rt.llm_status = "ready"
         elif load_llm:
@@ -71,8 +75,6 @@ class Runtime:
 def ensure_indexed(stack: RetrievalStack) -> None:
     """Index the catalogue, seed history and index the knowledge base if any is missing."""
     from retrieval.events import seed_purchases_from_orders
-
-    from .support import KnowledgeBase
 
     if not stack.is_indexed():
         log.info("catalogue not indexed yet: indexing now")

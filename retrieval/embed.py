@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -54,9 +53,3 @@ class Encoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
-
-
-@lru_cache(maxsize=1)
-def shared_encoder(batch_size: int = 64, threads: int | None = None) -> Encoder:
-    """One encoder per process: the model is 90 MB and loading it twice wastes memory."""
-    return Encoder(batch_size=batch_size, threads=threads)

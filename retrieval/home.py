@@ -9,27 +9,17 @@ import numpy as np
 
 from .explain import reason
 from .profile import Profile
-from .recommend import RecommendationService
+from .recommend import Recommendation, RecommendationService
 from .scoring import Context, Ranked, ScoringParams
 
-
-@dataclass
-class HomeItem:
-    id: str
-    name: str
-    category: str
-    sub_category: str
-    price: float
-    score: float
-    reason: str
-    contributions: dict[str, float]
+HomeItem = Recommendation  # a home-page item is a recommendation like any other
 
 
 @dataclass
 class HomeSection:
     key: str
     title: str
-    items: list[HomeItem]
+    items: list[Recommendation]
 
 
 @dataclass
@@ -49,7 +39,7 @@ class HomePage:
 
 def _items(
     svc: RecommendationService, profile: Profile, ranked: Ranked, anchor: int | None = None
-) -> list[HomeItem]:
+) -> list[Recommendation]:
     names = svc.names
     out = []
     for row, idx in enumerate(ranked.items):
@@ -59,14 +49,14 @@ def _items(
             bought_with = svc.items.cooc[anchor, int(idx)] > 0
             why = f"{'Often bought with' if bought_with else 'Goes well with'} {names[anchor]}"
         out.append(
-            HomeItem(
+            Recommendation(
                 p.id,
                 p.name,
                 p.category,
                 p.sub_category,
                 p.price,
-                round(float(ranked.scores[row]), 4),
                 why,
+                round(float(ranked.scores[row]), 4),
                 {k: round(v, 4) for k, v in ranked.contribution_dict(row).items()},
             )
         )

@@ -1,10 +1,16 @@
 """The recommendation service the app talks to: item features fitted on the event log, live
-profiles that update as events arrive, and the scoring core behind every ranking."""
+profiles that update as events arrive, and the scoring core behind every ranking.
+
+    recs = svc.recommend(user_id, constraints, k=3)   # search → score → de-dup → MMR → reasons
+
+Chat, the home page and the API all speak `Recommendation`.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,14 +18,52 @@ import numpy as np
 
 from .catalogue import CatalogueIndex
 from .clock import StoreClock
+from .constraints import Constraints
 from .db import Database
 from .events import EventIn, IngestResult, StoredEvent, all_events, ingest, user_events
+from .explain import reason
 from .items import ItemFeatures
 from .profile import Profile
-from .scoring import Context, ScoringCore, ScoringModel, ScoringParams
+from .scoring import Context, Ranked, ScoringCore, ScoringModel, ScoringParams, mmr
+from .search import ProductSearch
+from .sources.base import Product
 from .train import InteractionLog, calibrated_default
 
 log = logging.getLogger(__name__)
+CANDIDATES = 40  # retrieved before the core re-ranks: enough to diversify, cheap to score
+PROFILE_BLEND = 0.2  # how much the shopper's profile vector conditions the search
+
+
+@dataclass
+class Recommendation:
+    """One product put in front of a shopper, with why. The one shape for chat cards, home-page
+    items and API responses."""
+
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    reason: str = ""
+    score: float = 0.0
+    contributions: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, product: Product, reason: str = "") -> Recommendation:
+        return cls(
+            product.id, product.name, product.category, product.sub_category, product.price, reason
+        )
+
+
+@dataclass
+class Recommendations:
+    """What `recommend` found: the picks, the candidates they came from, and for whom."""
+
+    items: list[Recommendation]
+    candidate_ids: list[str]
+    profile: Profile
+    plan: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def item_features_from_catalogue(catalogue: CatalogueIndex) -> ItemFeatures:
@@ -42,6 +86,8 @@ class RecommendationService:
     clock: StoreClock
     model: ScoringModel
     params: ScoringParams = field(default_factory=ScoringParams)
+
+    search: ProductSearch | None = None
 
     def __post_init__(self) -> None:
         self.items = item_features_from_catalogue(self.catalogue)
@@ -125,17 +171,70 @@ class RecommendationService:
             self._profiles.pop(user_id, None)
 
     # Ranking -----------------------------------------------------------------------------
-    def rank(
+    def recommend(
         self,
         user_id: str | None,
-        candidate_ids: list[str],
-        query_vec: np.ndarray | None = None,
+        constraints: Constraints,
+        k: int = 3,
+        query_text: str | None = None,
+        *,
+        candidates: int = CANDIDATES,
         params: ScoringParams | None = None,
-    ):
-        """Re-rank retrieved candidates (chat) with the shared core."""
+    ) -> Recommendations:
+        """Search under the constraints (conditioned on the profile), re-rank with the shared
+        core, show each name once, diversify with MMR and explain each pick.
+
+        Embeds the query once and reads the profile once. Raises `VectorStoreUnavailable` when
+        the vector store is down and the plan needed it."""
+        if self.search is None:
+            raise RuntimeError("this RecommendationService was built without a ProductSearch")
+        t0 = time.perf_counter()
         profile = self.profile(user_id)
-        cand = self.catalogue_indices(candidate_ids)
-        return profile, self.core_for(params).score(profile, Context(query_vec=query_vec), cand)
+        text = constraints.text
+        qvec = self.search.encoder.encode_one(text or "popular products")
+        pv = None if profile.is_cold else profile.vector()
+        found = self.search.search(
+            constraints,
+            k=candidates,
+            query_vec=qvec,
+            profile_vec=pv,
+            profile_weight=PROFILE_BLEND if pv is not None else 0.0,
+        )
+        t1 = time.perf_counter()
+        cand_ids = [h.product.id for h in found.hits]
+        core = self.core_for(params)
+        ranked = core.score(
+            profile, Context(query_vec=qvec if text else None), self.catalogue_indices(cand_ids)
+        )
+        picks = mmr(self._first_of_each_name(ranked), self.items.vectors, k, core.params.mmr_lambda)
+        query = query_text if query_text is not None else text
+        items = [
+            Recommendation(
+                p.id,
+                p.name,
+                p.category,
+                p.sub_category,
+                p.price,
+                reason(self.items, self.names, profile, picks, row, query=query),
+                round(float(picks.scores[row]), 4),
+                {n: round(v, 4) for n, v in picks.contribution_dict(row).items()},
+            )
+            for row, p in enumerate(self.catalogue.products[int(i)] for i in picks.items)
+        ]
+        t2 = time.perf_counter()
+        timings = {
+            **{f"search_{n}": round(v, 2) for n, v in found.timings_ms.items()},
+            "retrieval": round((t1 - t0) * 1e3, 2),
+            "scoring": round((t2 - t1) * 1e3, 2),
+        }
+        return Recommendations(items, cand_ids, profile, found.plan, timings)
+
+    def _first_of_each_name(self, ranked: Ranked) -> Ranked:
+        """The catalogue repeats some names under different ids: keep each name's best row."""
+        first: dict[str, int] = {}
+        for row, idx in enumerate(ranked.items):
+            first.setdefault(self.names[int(idx)].lower(), row)
+        return ranked.take(np.array(sorted(first.values()), dtype=np.int64))
 
     def catalogue_indices(self, ids: list[str]) -> np.ndarray:
         return np.array(

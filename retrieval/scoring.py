@@ -38,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "bought_before",
     "collaborative",  # ALS: the shopper's folded-in factor vs the item's factor
 )
+COL = {name: i for i, name in enumerate(FEATURES)}  # a feature's column in the matrices
 # Used until `shopassist train` has written a model: sensible, hand-set, on standardised features.
 DEFAULT_WEIGHTS = {
     "query_sim": 0.0,
@@ -155,14 +156,18 @@ class Ranked:
     def __len__(self) -> int:
         return len(self.items)
 
-    def head(self, k: int) -> Ranked:
+    def take(self, rows: np.ndarray | slice) -> Ranked:
+        """The given rows, in the given order (a selection, a re-order or a prefix)."""
         return Ranked(
-            self.items[:k],
-            self.scores[:k],
-            self.contributions[:k],
-            self.features[:k],
-            self.timings_ms,
+            self.items[rows],
+            self.scores[rows],
+            self.contributions[rows],
+            self.features[rows],
+            dict(self.timings_ms),
         )
+
+    def head(self, k: int) -> Ranked:
+        return self.take(slice(0, k))
 
     def contribution_dict(self, row: int) -> dict[str, float]:
         return {n: float(v) for n, v in zip(self.names, self.contributions[row], strict=True)}
@@ -202,18 +207,18 @@ class ScoringCore:
             # Page-level cache: only the context-dependent columns are computed here.
             x = context.base[cand].copy()
             if context.query_vec is not None:
-                x[:, 0] = self._sims(cand, context.query_vec[None, :])[:, 0]
+                x[:, COL["query_sim"]] = self._sims(cand, context.query_vec[None, :])[:, 0]
             if context.session_items and session:
-                x[:, 2] = self._sims(cand, it.vectors[session]).max(axis=1)
+                x[:, COL["session_sim"]] = self._sims(cand, it.vectors[session]).max(axis=1)
             return x
         x = np.zeros((len(cand), len(FEATURES)), dtype=np.float32)
         if context.query_vec is not None:
-            x[:, 0] = self._sims(cand, context.query_vec[None, :])[:, 0]
+            x[:, COL["query_sim"]] = self._sims(cand, context.query_vec[None, :])[:, 0]
         pv = profile.vector()
         if pv is not None:
-            x[:, 1] = self._sims(cand, pv[None, :])[:, 0]
+            x[:, COL["profile_sim"]] = self._sims(cand, pv[None, :])[:, 0]
         if session:
-            x[:, 2] = self._sims(cand, it.vectors[session]).max(axis=1)
+            x[:, COL["session_sim"]] = self._sims(cand, it.vectors[session]).max(axis=1)
         self._fill_profile_columns(profile, x, cand)
         return x
 
@@ -224,27 +229,27 @@ class ScoringCore:
         it = self.items
         if cand is None:
             cand = np.arange(len(it))
-        x[:, 3] = profile.sub_category_share()[it.sub_category[cand]]
-        x[:, 4] = profile.category_share()[it.category[cand]]
+        x[:, COL["sub_category_affinity"]] = profile.sub_category_share()[it.sub_category[cand]]
+        x[:, COL["category_affinity"]] = profile.category_share()[it.category[cand]]
         b = it.brand[cand]
-        x[:, 5] = np.where(b >= 0, profile.brand_share()[np.maximum(b, 0)], 0.0)
+        x[:, COL["brand_affinity"]] = np.where(b >= 0, profile.brand_share()[np.maximum(b, 0)], 0.0)
         band = profile.price_band()
         if band is not None:
             z = (it.log_price[cand] - band[0]) / band[1]
-            x[:, 6] = np.where(it.has_price[cand], np.exp(-0.5 * z * z), 0.0)
-        x[:, 7] = it.popularity[cand]
-        x[:, 8] = it.trend[cand]
+            x[:, COL["price_fit"]] = np.where(it.has_price[cand], np.exp(-0.5 * z * z), 0.0)
+        x[:, COL["popularity"]] = it.popularity[cand]
+        x[:, COL["trend"]] = it.trend[cand]
         hist, w = profile.history_weights()
         if hist.size:
             row = np.asarray(it.cooc_votes[hist].T @ w).ravel()
-            x[:, 9] = row[cand]
+            x[:, COL["co_purchase"]] = row[cand]
         if profile.purchased:
             bought = np.zeros(len(it), dtype=bool)
             bought[np.fromiter(profile.purchased.keys(), dtype=np.int64)] = True
-            x[:, 10] = bought[cand]
+            x[:, COL["bought_before"]] = bought[cand]
         if hist.size and it.factors is not None:
             u = it.fold_in(hist, w)
-            x[:, 11] = it.factors[cand] @ u
+            x[:, COL["collaborative"]] = it.factors[cand] @ u
 
     def user_stats(self, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
         """Each feature's mean and spread over the whole catalogue for this shopper.
@@ -258,8 +263,10 @@ class ScoringCore:
         if hit is None:
             x, _ = self.page_context(profile)
             mu, sd = x.mean(axis=0), x.std(axis=0)
-            mu[[0, 2]] = 0.0  # query and session similarity are centred per candidate set
-            sd[[0, 2]] = 1.0
+            mu[[COL["query_sim"], COL["session_sim"]]] = (
+                0.0  # query and session similarity are centred per candidate set
+            )
+            sd[[COL["query_sim"], COL["session_sim"]]] = 1.0
             sd[sd < 1e-6] = 1.0
             hit = (mu.astype(np.float32), sd.astype(np.float32))
             if len(self._stats) > 512:
@@ -283,10 +290,10 @@ class ScoringCore:
         S = it.page_sims(np.stack(cols)) if cols else np.zeros((n, 0), dtype=np.float32)
         j = 0
         if pv is not None:
-            x[:, 1] = S[:, 0]
+            x[:, COL["profile_sim"]] = S[:, 0]
             j = 1
         if session:
-            x[:, 2] = S[:, j : j + len(session)].max(axis=1)
+            x[:, COL["session_sim"]] = S[:, j : j + len(session)].max(axis=1)
         self._fill_profile_columns(profile, x)
         return x, S[:, len(cols) - len(extra) :]
 
@@ -305,13 +312,17 @@ class ScoringCore:
         z = (x - mu) / sd
         contrib = np.zeros((len(cand), len(FEATURES) + 1), dtype=np.float32)
         contrib[:, : len(FEATURES)] = m.weights * (z - m.mean) / m.std
-        if m.weights[0] == 0 and context.query_vec is not None:
+        if m.weights[COL["query_sim"]] == 0 and context.query_vec is not None:
             # Query relevance, centred on this candidate set so it ranks within it.
-            q = x[:, 0]
-            contrib[:, 0] = self.params.query_weight * (q - q.mean()) / (q.std() + 1e-6)
-        if m.weights[2] == 0 and (profile.session_items or context.session_items):
-            s_ = x[:, 2]
-            contrib[:, 2] = self.params.session_weight * (s_ - s_.mean()) / (s_.std() + 1e-6)
+            q = x[:, COL["query_sim"]]
+            contrib[:, COL["query_sim"]] = (
+                self.params.query_weight * (q - q.mean()) / (q.std() + 1e-6)
+            )
+        if m.weights[COL["session_sim"]] == 0 and (profile.session_items or context.session_items):
+            s_ = x[:, COL["session_sim"]]
+            contrib[:, COL["session_sim"]] = (
+                self.params.session_weight * (s_ - s_.mean()) / (s_.std() + 1e-6)
+            )
         if self.params.long_tail_boost:
             contrib[:, -1] = self.params.long_tail_boost * (1.0 - self.items.popularity[cand])
         scores = m.bias + contrib.sum(axis=1)
@@ -396,11 +407,4 @@ def mmr(ranked: Ranked, vectors: np.ndarray, k: int, lam: float) -> Ranked:
         chosen.append(j)
         available[j] = False
         max_sim = np.maximum(max_sim, V @ V[j])
-    idx = np.array(chosen)
-    return Ranked(
-        ranked.items[idx],
-        ranked.scores[idx],
-        ranked.contributions[idx],
-        ranked.features[idx],
-        dict(ranked.timings_ms),
-    )
+    return ranked.take(np.array(chosen))

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default=Path("data"), description="Everything the app writes lives here."
     )
     catalogue: Literal["superstore", "electronics"] = "superstore"
+    store_name: str | None = Field(
+        default=None, description="The name shoppers see; defaults to the catalogue's own."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to SQLite under data_dir."
     )
@@ -71,6 +74,20 @@ class Settings(BaseSettings):
     port: int = 7860
     cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:7860"])
     widget_secret: str = "change-me-in-production"
+
+    # Admission (assistant/web): over a limit a request is answered at once, never queued.
+    chat_max_in_flight: int = Field(
+        default=4, ge=1, description="Chat turns running at once, all front ends together."
+    )
+    reads_max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        description="Cheap reads (orders, products, home, health) at once, on their own threads.",
+    )
+    chat_per_minute: int = Field(default=30, ge=1, description="Chat turns per shopper per min.")
+    events_per_minute: int = Field(default=120, ge=1, description="Event posts per shopper/min.")
+    busy_retry_after_s: int = Field(default=2, ge=1, description="Retry-After on a 503 busy.")
+    max_sessions: int = Field(default=2000, ge=1, description="Conversations kept in memory.")
 
     # Guards.
     max_message_chars: int = 2000

@@ -14,6 +14,8 @@ from .clock import StoreClock
 from .db import Database, OrderRow
 from .embed import Encoder
 from .indexer import IndexReport, build_index
+from .recommend import RecommendationService
+from .scoring import ScoringModel
 from .search import ProductSearch
 from .settings import Settings
 from .store import PRODUCTS, VectorStore
@@ -32,7 +34,7 @@ class RetrievalStack:
     store: VectorStore
     encoder: Encoder
     _catalogue: CatalogueIndex | None = None
-    _recs: object | None = None
+    _recs: RecommendationService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -67,6 +69,12 @@ class RetrievalStack:
                 self._catalogue = cat
             return self._catalogue
 
+    @property
+    def store_name(self) -> str:
+        from .sources import SOURCES
+
+        return self.settings.store_name or SOURCES[self.settings.catalogue].display_name
+
     def search(self) -> ProductSearch:
         return ProductSearch(self.catalogue, self.encoder, self.store)
 
@@ -80,14 +88,14 @@ class RetrievalStack:
             return StoreClock(last + timedelta(days=1))
         return StoreClock()
 
-    def recommendations(self):
+    def recommendations(self) -> RecommendationService:
         """The live RecommendationService (profiles, scoring core), built once."""
-        from .recommend import RecommendationService
-        from .scoring import ScoringModel
-
         if self._recs is None:
             model = ScoringModel.load_latest(self.settings.scoring_dir)
-            svc = RecommendationService(self.catalogue, self.db, self.clock(), model)
+            svc = RecommendationService(
+                self.catalogue, self.db, self.clock(), model, search=self.search()
+            )
+            log.info("scoring model %s serves the rankings", model.version)
             with self._lock:
                 self._recs = svc
         return self._recs

@@ -75,6 +75,17 @@ def test_refinement_details_and_compare_across_turns(agent):
     assert "cheaper one" in cmp.text
 
 
+def test_compare_takes_the_ordinals_the_shopper_names(agent):
+    state = ConversationState(user_id=CUSTOMER)
+    agent.turn(state, "office chairs")
+    shown = list(state.shown)
+    assert len(shown) == 3
+    last = agent.turn(state, "compare the first and the last")
+    assert last.intent == "compare" and last.cited_ids == [shown[0], shown[2]]
+    later = agent.turn(state, "compare the 2nd and 3rd")
+    assert later.cited_ids == [shown[1], shown[2]]
+
+
 def test_grounded_generation_is_shown(agent):
     state = ConversationState(user_id=CUSTOMER)
     probe = agent.turn(ConversationState(user_id=CUSTOMER), "a bookcase")
@@ -151,7 +162,7 @@ def test_injection_and_manipulation_are_refused(agent):
 def test_limits(agent):
     too_long = agent.turn(ConversationState(), "x" * 50_000)
     assert too_long.refused == "too_long" and "limit" in too_long.text
-    state = ConversationState(turns=agent.settings.max_turns)
+    state = ConversationState(turns=agent.deps.settings.max_turns)
     assert agent.turn(state, "hello").refused == "too_many_turns"
 
 

@@ -227,3 +227,36 @@ def test_ab_report_ctr_ci_and_test(stack):
     assert r.p_value < 0.001 and r.z > 0
     lo, hi = wilson(0, 10)
     assert lo == 0 and 0 < hi < 0.35
+
+
+def test_recommend_runs_the_whole_pipeline_once(svc, monkeypatch):
+    from retrieval.constraints import parse
+
+    encoded: list[str] = []
+    real_encode = svc.search.encoder.encode_one
+    monkeypatch.setattr(
+        svc.search.encoder, "encode_one", lambda t: encoded.append(t) or real_encode(t)
+    )
+    reads: list[str | None] = []
+    real_profile = svc.profile
+    monkeypatch.setattr(svc, "profile", lambda u: reads.append(u) or real_profile(u))
+    c = parse("chairs under $200", svc.catalogue.vocabulary)
+    recs = svc.recommend(CUSTOMER, c, k=3)
+    assert len(encoded) == 1 and reads == [CUSTOMER]
+    assert len(recs.items) == 3 and len({r.name.lower() for r in recs.items}) == 3
+    assert all(r.price <= 200 and r.sub_category == "Chairs" for r in recs.items)
+    assert {r.id for r in recs.items} <= set(recs.candidate_ids)
+    assert all(
+        r.reason and set(r.contributions) == set(FEATURES) | {"long_tail"} for r in recs.items
+    )
+
+
+def test_ranked_take_keeps_rows_aligned(svc):
+    profile = svc.profile(CUSTOMER)
+    ranked = svc.core.score(profile, Context(), np.arange(20))
+    rows = np.array([5, 0, 3])
+    sub = ranked.take(rows)
+    assert list(sub.items) == [ranked.items[r] for r in rows]
+    assert np.allclose(sub.contributions, ranked.contributions[rows])
+    assert np.allclose(sub.features, ranked.features[rows])
+    assert len(ranked.head(4)) == 4

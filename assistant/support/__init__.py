@@ -1,7 +1,8 @@
 """Customer service: authorised order status, code-decided return eligibility, policy answers
 with citations, and support tickets. The LLM only phrases what these functions decide."""
 
-from .clock import StoreClock, default_store_today, store_clock
+from .clock import StoreClock, default_store_today
+from .desk import SupportDesk
 from .knowledge import Citation, KnowledgeBase, KnowledgeIndexReport, index_knowledge
 from .orders import (
     AuthRequired,
@@ -34,6 +35,7 @@ __all__ = [
     "ReturnPolicy",
     "ReturnReason",
     "StoreClock",
+    "SupportDesk",
     "TicketReason",
     "TicketView",
     "Tracking",
@@ -43,5 +45,4 @@ __all__ = [
     "index_knowledge",
     "list_tickets",
     "return_eligibility",
-    "store_clock",
 ]

@@ -6,7 +6,6 @@ agrees on one "today"."""
 
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -14,9 +13,7 @@ from sqlalchemy import func, select
 from retrieval.clock import StoreClock
 from retrieval.db import Database, OrderRow
 
-log = logging.getLogger(__name__)
-
-__all__ = ["StoreClock", "default_store_today", "store_clock"]
+__all__ = ["StoreClock", "default_store_today"]
 
 
 def default_store_today(db: Database) -> date | None:
@@ -24,11 +21,3 @@ def default_store_today(db: Database) -> date | None:
     with db.session() as s:
         last: date | None = s.scalar(select(func.max(OrderRow.order_date)))
     return last + timedelta(days=1) if last else None
-
-
-def store_clock(db: Database, today: date | None = None) -> StoreClock:
-    """An explicit `today` (the `store_today` setting) wins; else the data decides."""
-    if today is None:
-        today = default_store_today(db)
-    log.debug("store today: %s", today)
-    return StoreClock(today)

@@ -89,6 +89,7 @@ class CatalogueSource(Protocol):
     """One real data set turned into shopassist records. Raw files are fetched at set-up."""
 
     name: str
+    display_name: str  # what shoppers see, unless settings.store_name overrides it
 
     def load(self, raw_dir: Path) -> CatalogueData: ...
 

@@ -32,6 +32,7 @@ def parse_rating(text: str) -> float | None:
 
 class ElectronicsSource:
     name = "electronics"
+    display_name = "Electronics Outlet"
 
     def load(self, raw_dir: Path) -> CatalogueData:
         path = raw_dir / RELATIVE_CSV

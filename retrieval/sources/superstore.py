@@ -32,6 +32,7 @@ def unit_price(sales: float, quantity: int, discount: float) -> float:
 
 class SuperstoreSource:
     name = "superstore"
+    display_name = "Superstore"
 
     def load(self, raw_dir: Path) -> CatalogueData:
         path = raw_dir / RELATIVE_CSV

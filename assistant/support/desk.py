@@ -1,0 +1,38 @@
+"""The service desk: one object over orders, returns, the knowledge base and tickets.
+
+Everything here is decided by code from the data and the written policy; the turn layer only
+phrases what the desk returns, and this module imports nothing from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.stack import RetrievalStack
+
+from .knowledge import KnowledgeBase
+from .orders import OrderService, OrderView
+from .policy import DEFAULT_POLICY, ReturnPolicy
+from .returns import ReturnDecision, return_eligibility
+from .tickets import create_ticket
+
+
+@dataclass
+class SupportDesk:
+    stack: RetrievalStack
+    orders: OrderService
+    knowledge: KnowledgeBase
+    policy: ReturnPolicy = DEFAULT_POLICY
+
+    @classmethod
+    def from_stack(cls, stack: RetrievalStack) -> SupportDesk:
+        return cls(stack, OrderService(stack.db, stack.clock()), KnowledgeBase.from_stack(stack))
+
+    def return_decision(
+        self, order_id: str, user_id: str | None, product_id: str | None = None
+    ) -> tuple[OrderView, ReturnDecision]:
+        order = self.orders.get_order(order_id, user_id)
+        return order, return_eligibility(order, product_id, self.orders.clock, self.policy)
+
+    def create_ticket(self, user_id: str | None, reason: str, summary: str) -> int:
+        return create_ticket(self.stack.db, user_id, reason, summary)

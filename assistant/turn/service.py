@@ -1,0 +1,246 @@
+"""Customer-service turns: order status, returns, policy answers and the hand-off.
+
+Facts (status, eligibility, passages) are decided by `SupportDesk`; the model may only rephrase
+them, and its rephrasing must keep every fact or the template answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..guards import redact
+from ..router import Route
+from ..support import AuthRequired, OrderNotFound, OrderView, ReturnDecision
+from ..validate import Facts, supported_by
+from .context import TurnContext
+from .phrasing import phrase_checked
+
+STATUS_TEXT = {
+    "processing": "being prepared for shipping",
+    "in_transit": "on its way",
+    "delivered": "delivered",
+}
+_REASON_TEXT = {
+    "window_expired": "the return window ended on {deadline}",
+    "not_delivered": "it hasn't been delivered yet; you can return it once it arrives",
+    "opened_consumable": "opened consumables can't be returned",
+    "assembled_furniture": "assembled furniture can't be returned",
+    "product_not_in_order": "that product isn't part of this order",
+}
+MIN_POLICY_SCORE = 0.35
+_NOT_PRODUCT_WORDS = {"return", "order", "refund", "want", "this"}
+
+
+def _order_facts(order: OrderView) -> dict[str, Any]:
+    n = sum(line.quantity for line in order.lines)
+    first = order.lines[0].name if order.lines else "items"
+    items = f"{first}" + (f" and {len(order.lines) - 1} more" if len(order.lines) > 1 else "")
+    delivered = str(order.status) == "delivered"
+    return {
+        "order_id": order.order_id,
+        "items": f"{n} item{'s' if n != 1 else ''}: {items}",
+        "order_date": order.order_date.isoformat(),
+        "status_text": STATUS_TEXT.get(str(order.status), str(order.status)),
+        "ship_date": order.ship_date.isoformat() if order.ship_date else None,
+        "ship_mode": order.ship_mode,
+        "tracking": (
+            f"{order.tracking.carrier} {order.tracking.reference}" if order.tracking else None
+        ),
+        "eta": (
+            order.delivery_estimate.isoformat()
+            if order.delivery_estimate and not delivered
+            else None
+        ),
+    }
+
+
+def _product_in(order: OrderView, text: str) -> str | None:
+    """The order line the shopper names, by name, id or enough shared words."""
+    low = text.lower()
+    for line in order.lines:
+        if line.name.lower() in low or line.product_id.lower() in low:
+            return line.product_id
+    words = set(re.findall(r"[a-z]{4,}", low)) - _NOT_PRODUCT_WORDS
+    scored = [
+        (len(words & set(re.findall(r"[a-z]{4,}", line.name.lower()))), line.product_id)
+        for line in order.lines
+    ]
+    best = max(scored, default=(0, None))
+    return best[1] if best[0] >= 1 and len(order.lines) > 1 else None
+
+
+def _rephrase(ctx: TurnContext, template_text: str, facts: Facts, required: list[str]) -> None:
+    """Let the model phrase code-decided facts; keep its words only if every fact survives."""
+    gen = phrase_checked(ctx, "support", facts, {"facts": template_text}, max_sentences=3)
+    if gen is None:
+        ctx.say(template_text)
+        return
+    text = gen.text
+    missing = [r for r in required if r and r.lower() not in text.lower()]
+    if gen.failed or missing or not text:
+        if missing and not gen.failed:
+            ctx.reply.fallback = True
+            ctx.reply.validation_problems.append(f"rephrasing dropped facts: {missing}")
+        ctx.say(template_text)
+    else:
+        ctx.say(text)
+
+
+def _list_orders(ctx: TurnContext, user_id: str) -> None:
+    orders = ctx.deps.desk.orders.list_orders(user_id, limit=5)
+    listed = [
+        {
+            "id": o.order_id,
+            "order_date": o.order_date.isoformat(),
+            "status_text": STATUS_TEXT.get(str(o.status), str(o.status)),
+        }
+        for o in orders
+    ]
+    ctx.say_template("order_list", orders=listed)
+
+
+def order_status(ctx: TurnContext, route: Route) -> Iterator[None]:
+    yield from _order_turn(ctx, route, returning=False)
+
+
+def return_request(ctx: TurnContext, route: Route) -> Iterator[None]:
+    yield from _order_turn(ctx, route, returning=True)
+
+
+def _order_turn(ctx: TurnContext, route: Route, returning: bool) -> Iterator[None]:
+    state, reply = ctx.state, ctx.reply
+    if not state.user_id:
+        reply.refused = "auth_required"
+        ctx.say_template("auth_required")
+        yield
+        return
+    order_id = route.order_ids[0] if route.order_ids else state.last_order_id
+    if order_id is None:
+        if returning:
+            ctx.say_template("order_needs_id")
+        else:
+            _list_orders(ctx, state.user_id)
+        yield
+        return
+    decision: ReturnDecision | None = None
+    try:
+        order = ctx.call("order_status", order_id=order_id, user_id=state.user_id)
+        if returning:
+            _, decision = ctx.call(
+                "return_eligibility",
+                order_id=order_id,
+                user_id=state.user_id,
+                product_id=_product_in(order, ctx.text),
+            )
+    except (OrderNotFound, AuthRequired):
+        reply.refused = "order_not_found"
+        ctx.say_template("order_not_found", order_id=order_id)
+        yield
+        return
+    state.last_order_id = order.order_id
+    f = _order_facts(order)
+    dates = {d for d in (f["order_date"], f["ship_date"], f["eta"]) if d}
+    prices: set[float] = set()
+    if decision is None:
+        template = ctx.deps.library.text("replies", "order_status", **f)
+        required = [order.order_id, f["status_text"]]
+    else:
+        template, required, deadline = _return_template(ctx, order, decision)
+        if deadline:
+            dates.add(deadline)
+        prices = {x for x in (decision.restocking_fee, decision.refund_amount) if x}
+        reply.citations = [{"doc": "returns", "section": str(decision.reason_code), "text": ""}]
+    facts = ctx.facts(
+        [ln.product_id for ln in order.lines],
+        extra_prices=prices | {ln.unit_price for ln in order.lines},
+        order_ids={order.order_id},
+        dates=dates,
+    )
+    _rephrase(ctx, template, facts, required)
+    yield
+
+
+def _return_template(
+    ctx: TurnContext, order: OrderView, decision: ReturnDecision
+) -> tuple[str, list[str], str]:
+    named = decision.explanation_facts.get("product_id")
+    product = next((ln.name for ln in order.lines if ln.product_id == named), None) or (
+        "the items" if len(order.lines) > 1 else order.lines[0].name
+    )
+    deadline = decision.deadline.isoformat() if decision.deadline else ""
+    reason = _REASON_TEXT.get(str(decision.reason_code), str(decision.reason_code))
+    template = ctx.deps.library.text(
+        "replies",
+        "return_decision",
+        eligible=decision.eligible,
+        product=product,
+        order_id=order.order_id,
+        deadline=deadline,
+        fee=decision.restocking_fee,
+        refund=decision.refund_amount,
+        reason=reason.format(deadline=deadline),
+    )
+    required = [order.order_id, deadline] + (["can't"] if not decision.eligible else [])
+    return template, required, deadline
+
+
+def policy(ctx: TurnContext, route: Route) -> Iterator[None]:
+    citations = ctx.call("policy_answer", question=ctx.text)
+    good = [c for c in citations if c.score >= MIN_POLICY_SCORE]
+    if not good:
+        ctx.say_template("policy_unknown")
+        yield
+        return
+    ctx.reply.citations = [
+        {"doc": c.doc, "section": c.section, "id": c.id, "score": round(c.score, 3)} for c in good
+    ]
+    top = good[0]
+    source = f" (Source: {top.doc}.md, “{top.section}”)"
+    numbers = set(re.findall(r"\d+", top.text))
+
+    def grounded(sentence: str) -> list[str]:
+        extra = set(re.findall(r"\d+", sentence)) - numbers
+        if extra:
+            return [f"states numbers {sorted(extra)} that the policy does not"]
+        if not supported_by(sentence, top.text):
+            return ["says things the policy passage does not"]
+        return []
+
+    facts = ctx.facts(
+        [],
+        percents={p.replace(" ", "") for c in good for p in re.findall(r"\d+\s?%", c.text)},
+        allow_promo_words=True,
+    )
+    gen = phrase_checked(
+        ctx,
+        "policy",
+        facts,
+        {
+            "question": redact(ctx.text),  # PII never reaches a model, local or remote
+            # One passage, trimmed: prompt length is time-to-first-token on a CPU.
+            "passages": [{"doc": top.doc, "text": top.text[:600]}],
+        },
+        max_sentences=2,
+        extra_check=grounded,
+    )
+    if gen is not None and gen.sentences and not gen.failed:
+        ctx.say(gen.text + source)
+    else:
+        ctx.say_template("policy_answer", text=top.text.strip())
+        ctx.say(source)
+    yield
+
+
+def handoff(ctx: TurnContext, route: Route, reason: str = "requested") -> Iterator[None]:
+    ctx.reply.intent = "handoff"
+    ticket = ctx.call(
+        "handoff_to_human",
+        user_id=ctx.state.user_id,
+        reason=reason,
+        summary=redact(ctx.text)[:500],
+    )
+    ctx.reply.ticket_id = ticket
+    ctx.say_template("handoff", ticket_id=ticket, signed_in=bool(ctx.state.user_id))
+    yield
