@@ -96,7 +96,7 @@ def _insert_ignore(db: Database):
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     return insert(EventRow).on_conflict_do_nothing(index_elements=["id"])
 
 
@@ -172,7 +172,7 @@ def ingest(
             )
         if rows:
             s.execute(_insert_ignore(db), rows)
-        result.accepted = [r["id"] for r in rows]
+        result.accepted = [str(r["id"]) for r in rows]
     result.errors.sort(key=lambda e: e.index)
     return result
 
@@ -248,4 +248,4 @@ def seed_purchases_from_orders(db: Database) -> int:
         after = s.scalar(
             select(func.count()).select_from(EventRow).where(EventRow.origin == "seed")
         )
-    return int(after - before)
+    return int((after or 0) - (before or 0))

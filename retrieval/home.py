@@ -66,7 +66,7 @@ def _items(
 def _anchor(profile: Profile) -> int | None:
     """The most recent durable purchase (or, failing that, the latest item touched)."""
     if profile.purchased:
-        return max(profile.purchased, key=profile.purchased.get)
+        return max(profile.purchased, key=lambda i: profile.purchased[i])
     return profile.session_items[-1] if profile.session_items else None
 
 

@@ -117,8 +117,8 @@ class ItemFeatures:
     brand: np.ndarray  # -1 = unknown brand
     price: np.ndarray  # nan = no price
     consumable: np.ndarray  # bool
-    popularity: np.ndarray = field(default=None)  # log-scaled to [0, 1]
-    trend: np.ndarray = field(default=None)  # recent popularity in [0, 1]
+    popularity: np.ndarray = field(default=None)  # type: ignore[arg-type]  # [0, 1], log-scaled
+    trend: np.ndarray = field(default=None)  # type: ignore[arg-type]  # recent popularity
     cooc: sp.csr_matrix = field(default=None)
     category_names: list[str] = field(default_factory=list)
     sub_category_names: list[str] = field(default_factory=list)
@@ -138,6 +138,8 @@ class ItemFeatures:
         self.cooc_votes = self.cooc.T.tocsr()
         self.log_price = np.log1p(np.nan_to_num(self.price, nan=0.0))
         self.has_price = ~np.isnan(self.price)
+        self.proj: np.ndarray | None
+        self.lowdim: np.ndarray | None
         self.proj, self.lowdim = _pca_projection(self.vectors) if n > LOWDIM_FROM else (None, None)
 
     def page_sims(self, queries: np.ndarray) -> np.ndarray:

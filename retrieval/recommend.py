@@ -98,11 +98,15 @@ class RecommendationService:
         self.core = ScoringCore(self.items, self.model, self.params)
 
     def interaction_log(self) -> InteractionLog:
-        events = [e for e in all_events(self.db) if e.product_id in self.items.position]
+        events = [
+            e
+            for e in all_events(self.db)
+            if e.product_id is not None and e.product_id in self.items.position
+        ]
         users = {u: i for i, u in enumerate(sorted({e.user_id for e in events}))}
         return InteractionLog(
             np.array([users[e.user_id] for e in events], dtype=np.int64),
-            np.array([self.items.position[e.product_id] for e in events], dtype=np.int64),
+            np.array([self.items.position[str(e.product_id)] for e in events], dtype=np.int64),
             np.array([e.ts.timestamp() for e in events], dtype=np.float64),
             np.array([e.type for e in events]),
             max(len(users), 1),

@@ -94,7 +94,7 @@ class ProductSearch:
         t = time.perf_counter()
         mask = self.catalogue.mask(constraints)
         matched = int(mask.sum())
-        chosen = plan
+        chosen: str = plan
         if plan == "auto":
             filtered = matched < len(self.catalogue) or not constraints.is_empty()
             small = len(self.catalogue) <= self.exact_scan_max
@@ -123,6 +123,7 @@ class ProductSearch:
     def _hnsw(self, vec: np.ndarray, c: Constraints, k: int) -> list[SearchHit]:
         # Exclusions by id are not expressible in `where`; over-fetch and drop them here.
         n = k + len(c.exclude_ids)
+        assert self.store is not None  # the planner only picks HNSW with a store
         hits = self.store.query(PRODUCTS, vec, n, where=c.to_where())
         out = [
             SearchHit(self.catalogue.get(h.id), h.score)

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Offline switches: set before any HF / gradio / chroma import does network work.
@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, validation_alias="LLM_MODEL")
     llm_api_key: str | None = Field(default=None, validation_alias="LLM_API_KEY")
     llm_timeout_s: float = 60.0
+
+    # The regression suite's optional judge (an OpenAI-compatible endpoint); unset: judge
+    # assertions are skipped, visibly.
+    judge_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SHOPASSIST_JUDGE_URL", "SHOPASSIST_JUDGE_BASE_URL"),
+    )
+    judge_model: str | None = None  # SHOPASSIST_JUDGE_MODEL
+    judge_api_key: str | None = None  # SHOPASSIST_JUDGE_API_KEY
+    judge_timeout_s: float = 60.0
 
     # Web.
     host: str = "127.0.0.1"

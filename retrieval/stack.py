@@ -71,9 +71,9 @@ class RetrievalStack:
 
     @property
     def store_name(self) -> str:
-        from .sources import SOURCES
+        from .sources import get_source
 
-        return self.settings.store_name or SOURCES[self.settings.catalogue].display_name
+        return self.settings.store_name or get_source(self.settings.catalogue).display_name
 
     def search(self) -> ProductSearch:
         return ProductSearch(self.catalogue, self.encoder, self.store)

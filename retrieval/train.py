@@ -72,7 +72,7 @@ def make_examples(
     pop /= pop.sum()
     by_user_hist: dict[int, list[int]] = {}
     for i in np.flatnonzero(history):
-        by_user_hist.setdefault(int(log_.user[i]), []).append(i)
+        by_user_hist.setdefault(int(log_.user[i]), []).append(int(i))
     by_user_tgt: dict[int, set[int]] = {}
     for i in np.flatnonzero(target):
         by_user_tgt.setdefault(int(log_.user[i]), set()).add(int(log_.item[i]))

@@ -81,7 +81,7 @@ class SuperstoreSource:
                 name=chosen[pid],
                 category=cat[pid][0],
                 sub_category=cat[pid][1],
-                price=float(most_common(prices[pid])),
+                price=float(most_common(prices[pid])),  # type: ignore[arg-type]
                 source=self.name,
                 brand=brands[chosen[pid]],
                 consumable=cat[pid][1] in CONSUMABLE_SUB_CATEGORIES,
