@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .explain import reason
 from .profile import Profile
 from .recommend import Recommendation, RecommendationService
 from .scoring import Context, Ranked, ScoringParams
@@ -40,26 +39,13 @@ class HomePage:
 def _items(
     svc: RecommendationService, profile: Profile, ranked: Ranked, anchor: int | None = None
 ) -> list[Recommendation]:
-    names = svc.names
-    out = []
-    for row, idx in enumerate(ranked.items):
-        p = svc.catalogue.products[int(idx)]
-        why = reason(svc.items, names, profile, ranked, row)
-        if anchor is not None:
+    out = svc.explained(profile, ranked)
+    if anchor is not None:
+        # "Because you bought X": the reason names the anchor, not the features.
+        for rec, idx in zip(out, ranked.items, strict=True):
             bought_with = svc.items.cooc[anchor, int(idx)] > 0
-            why = f"{'Often bought with' if bought_with else 'Goes well with'} {names[anchor]}"
-        out.append(
-            Recommendation(
-                p.id,
-                p.name,
-                p.category,
-                p.sub_category,
-                p.price,
-                why,
-                round(float(ranked.scores[row]), 4),
-                {k: round(v, 4) for k, v in ranked.contribution_dict(row).items()},
-            )
-        )
+            how = "Often bought with" if bought_with else "Goes well with"
+            rec.reason = f"{how} {svc.names[anchor]}"
     return out
 
 

@@ -211,20 +211,7 @@ class RecommendationService:
             profile, Context(query_vec=qvec if text else None), self.catalogue_indices(cand_ids)
         )
         picks = mmr(self._first_of_each_name(ranked), self.items.vectors, k, core.params.mmr_lambda)
-        query = query_text if query_text is not None else text
-        items = [
-            Recommendation(
-                p.id,
-                p.name,
-                p.category,
-                p.sub_category,
-                p.price,
-                reason(self.items, self.names, profile, picks, row, query=query),
-                round(float(picks.scores[row]), 4),
-                {n: round(v, 4) for n, v in picks.contribution_dict(row).items()},
-            )
-            for row, p in enumerate(self.catalogue.products[int(i)] for i in picks.items)
-        ]
+        items = self.explained(profile, picks, query_text if query_text is not None else text)
         t2 = time.perf_counter()
         timings = {
             **{f"search_{n}": round(v, 2) for n, v in found.timings_ms.items()},
@@ -232,6 +219,21 @@ class RecommendationService:
             "scoring": round((t2 - t1) * 1e3, 2),
         }
         return Recommendations(items, cand_ids, profile, found.plan, timings)
+
+    def explained(
+        self, profile: Profile, ranked: Ranked, query: str | None = None
+    ) -> list[Recommendation]:
+        """Ranked rows as recommendations, each with its score, contributions and reason."""
+        out = []
+        for row, idx in enumerate(ranked.items):
+            rec = Recommendation.of(
+                self.catalogue.products[int(idx)],
+                reason(self.items, self.names, profile, ranked, row, query=query),
+            )
+            rec.score = round(float(ranked.scores[row]), 4)
+            rec.contributions = {n: round(v, 4) for n, v in ranked.contribution_dict(row).items()}
+            out.append(rec)
+        return out
 
     def _first_of_each_name(self, ranked: Ranked) -> Ranked:
         """The catalogue repeats some names under different ids: keep each name's best row."""
