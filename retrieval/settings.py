@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     torch_threads: int = 2
 
     # Generative model.
-    llm_backend: Literal["local", "openai", "llamacpp", "fake", "none"] = "local"
+    # A registered backend (local, llamacpp, openai, fake, or a plugin's), or "none": templates only.
+    llm_backend: str = "local"
+    llm_max_retries: int = 0  # a retried timeout holds a turn for several llm_timeout_s
     llm_local_model: Literal["smollm2", "qwen0.5b"] = "smollm2"
     # int8 dynamic quantisation is 2x faster but sends SmolLM2 into loops (bench/decode.py).
     llm_quantize: Literal["none", "int8"] = "none"

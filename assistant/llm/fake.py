@@ -1,33 +1,58 @@
-"""A scripted, deterministic chat model for tests: no weights, no network, still streams."""
+"""Fake chat models for tests and the model-free `fake` backend: LangChain's own, with a thin
+subclass for the few things they cannot do."""
 
 from __future__ import annotations
 
-import re
+import itertools
+import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import Field
 
-Script = list[str | AIMessage] | Callable[[list[BaseMessage]], str | AIMessage]
+Reply = str | AIMessage
+Script = Sequence[Reply] | Callable[[list[BaseMessage]], Reply]
 
 
-class ScriptedChatModel(BaseChatModel):
-    """Answers from a script: a list consumed in order (then repeating the last item), or a
-    function of the conversation. Items may be AIMessages carrying tool_calls, so agent tests
-    can drive tool use. Streams word by word so UIs and agents see real chunking.
+def canned_chat_model(text: str) -> GenericFakeChatModel:
+    """LangChain's fake model answering `text` to everything, streamed word by word."""
+    return GenericFakeChatModel(messages=itertools.repeat(text))
+
+
+def _in_order_then_last(replies: Sequence[Reply]) -> Iterator[Reply]:
+    if not replies:
+        raise ValueError("ScriptedChatModel has an empty script")
+    yield from replies
+    yield from itertools.repeat(replies[-1])
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """LangChain's `GenericFakeChatModel` (streams word by word, fires token callbacks), plus
+    what it cannot do and our tests need:
+
+    - a script that is a function of the conversation (`ScriptedChatModel(lambda msgs: ...)`),
+      not only a fixed iterator: tests answer from what the model was shown;
+    - a list that repeats its last reply when used up (theirs raises `StopIteration`;
+      `FakeListChatModel` cycles back to the first);
+    - `calls`: every conversation the model saw, for assertions (e.g. that PII was redacted);
+    - replies carrying `tool_calls` keep them when streamed (theirs streams only the text and
+      `additional_kwargs`), and `bind_tools()` is accepted, so `create_agent` can be driven.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    responses: Any  # Script; Any because pydantic cannot validate a Callable union cleanly
-    _turn: int = PrivateAttr(default=0)
-    calls: list[list[BaseMessage]] = []  # every conversation seen, for assertions
+    messages: Iterator[Reply] = Field(default_factory=lambda: iter(()))
+    respond: Callable[[list[BaseMessage]], Reply] | None = None
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
 
     def __init__(self, responses: Script, **kwargs: Any) -> None:
-        super().__init__(responses=responses, calls=[], **kwargs)
+        if callable(responses):
+            super().__init__(**kwargs)
+            self.respond = responses
+        else:
+            super().__init__(messages=_in_order_then_last(list(responses)), **kwargs)
 
     @property
     def _llm_type(self) -> str:
@@ -37,17 +62,6 @@ class ScriptedChatModel(BaseChatModel):
         """Tools are ignored: the script decides when to emit tool calls."""
         return self
 
-    def _next(self, messages: list[BaseMessage]) -> AIMessage:
-        self.calls.append(list(messages))
-        if callable(self.responses):
-            out = self.responses(messages)
-        else:
-            if not self.responses:
-                raise ValueError("ScriptedChatModel has an empty script")
-            out = self.responses[min(self._turn, len(self.responses) - 1)]
-            self._turn += 1
-        return out if isinstance(out, AIMessage) else AIMessage(content=out)
-
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -55,7 +69,10 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
+        self.calls.append(list(messages))
+        out = self.respond(messages) if self.respond is not None else next(self.messages)
+        msg = out if isinstance(out, AIMessage) else AIMessage(content=out)
+        return ChatResult(generations=[ChatGeneration(message=msg)])
 
     def _stream(
         self,
@@ -64,26 +81,31 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        msg = self._next(messages)
-        text = msg.text
-        for piece in re.findall(r"\S+\s*|\s+", text):  # words with their trailing space
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
+        msg = self._generate(messages, stop, **kwargs).generations[0].message
+        assert isinstance(msg, AIMessage)
+        calls = msg.tool_calls
+        # LangChain's own chunking (and token callbacks), over this one reply.
+        plain = GenericFakeChatModel(messages=iter([msg]))
+        for chunk in plain._stream(messages, stop, run_manager):
+            if calls and isinstance(chunk.message, AIMessageChunk):
+                chunk.message.chunk_position = None  # the tool-call chunk below comes last
             yield chunk
-        if msg.tool_calls:
-            yield ChatGenerationChunk(
+        if calls:
+            tool_chunk = ChatGenerationChunk(
                 message=AIMessageChunk(
                     content="",
                     tool_call_chunks=[
-                        {"name": c["name"], "args": _json(c["args"]), "id": c["id"], "index": i}
-                        for i, c in enumerate(msg.tool_calls)
+                        {
+                            "name": c["name"],
+                            "args": json.dumps(c["args"]),
+                            "id": c["id"],
+                            "index": i,
+                        }
+                        for i, c in enumerate(calls)
                     ],
+                    chunk_position="last",
                 )
             )
-
-
-def _json(args: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(args)
+            if run_manager:
+                run_manager.on_llm_new_token("", chunk=tool_chunk)
+            yield tool_chunk

@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -23,13 +23,16 @@ from pydantic import ConfigDict, PrivateAttr
 from assistant.llm.messages import to_role_dicts
 from assistant.llm.model_files import model_path
 
+if TYPE_CHECKING:
+    from retrieval.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
 def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
     """An in-process xllamacpp.Server over `gguf` (greedy sampling set per request)."""
     try:
-        import xllamacpp as xlc
+        import xllamacpp as xlc  # type: ignore[import-untyped]
     except ImportError as e:
         raise RuntimeError("the llamacpp backend needs `pip install xllamacpp`") from e
     params = xlc.CommonParams()
@@ -130,7 +133,7 @@ class LlamaCppChatModel(BaseChatModel):
                     yield chunk
 
 
-def build_llamacpp(settings: Any) -> LlamaCppChatModel:
+def build_llamacpp(settings: Settings) -> LlamaCppChatModel:
     gguf = model_path(settings.llm_local_model, settings.models_dir)
     return LlamaCppChatModel(
         gguf=gguf, threads=settings.torch_threads, max_tokens=settings.llm_max_new_tokens

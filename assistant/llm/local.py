@@ -16,13 +16,15 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from assistant.llm.model_files import MODELS, model_path
 
 if TYPE_CHECKING:  # torch/transformers cost seconds to import; keep `assistant.llm` import cheap
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ def _int8_linear_cls() -> type:
         kernel is slow on AVX2 CPUs, so it is not the default.
         """
 
+        weight_int8: torch.Tensor  # buffers, registered in __init__
+        scales: torch.Tensor
+
         def __init__(self, lin: torch.nn.Linear) -> None:
             super().__init__()
             w = lin.weight.detach().float()
@@ -198,7 +203,7 @@ class LocalGenerator:
         self._tok: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LocalGenerator:
+    def from_settings(cls, settings: Settings) -> LocalGenerator:
         return cls(
             model_key=settings.llm_local_model,
             models_dir=settings.models_dir,
@@ -222,7 +227,7 @@ class LocalGenerator:
         model, tok, info = load_model(self.model_key, self.models_dir)
         if self.quantize == "int8":
             t = time.perf_counter()
-            model = quantize_int8(model, self.int8_method)
+            model = cast("PreTrainedModel", quantize_int8(model, self.int8_method))
             info["quantize_s"] = time.perf_counter() - t
         self._model, self._tok, self.load_info = model, tok, info
         # Stop on the template's end-of-turn token as well as EOS (they differ for Qwen).
@@ -241,9 +246,11 @@ class LocalGenerator:
 
     def render(self, messages: Sequence[dict[str, str]]) -> str:
         """Apply the model's own chat template, ending with the assistant turn's header."""
-        return self.tokenizer.apply_chat_template(
+        text = self.tokenizer.apply_chat_template(
             list(messages), tokenize=False, add_generation_prompt=True
         )
+        assert isinstance(text, str)  # tokenize=False
+        return text
 
     def generate(self, prompt: str, max_new_tokens: int | None = None) -> str:
         return "".join(self.stream(prompt, max_new_tokens))

@@ -18,11 +18,3 @@ def to_role_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
             {"role": role, "content": m.text if not isinstance(m.content, str) else m.content}
         )
     return out
-
-
-def apply_stop(text: str, stop: Sequence[str] | None) -> str:
-    """Cut `text` at the first stop string (for backends that cannot stop by themselves)."""
-    if not stop:
-        return text
-    cut = min((i for s in stop if (i := text.find(s)) >= 0), default=len(text))
-    return text[:cut]
