@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from retrieval.constraints import ConstraintError, parse
 from retrieval.settings import Settings, get_settings
@@ -126,6 +127,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.scoring import FEATURES
     from retrieval.train import TrainConfig, train_scoring_model
 
+    if args.if_missing and (settings.scoring_dir / "LATEST").exists():
+        return 0
     stack = _stack(settings)
     svc = stack.recommendations()
     model = train_scoring_model(
@@ -169,7 +172,7 @@ def cmd_ab_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _runtime(settings: Settings, user: str | None):
+def _runtime(settings: Settings):
     from .runtime import Runtime
 
     return Runtime.build(settings, load_llm=settings.llm_backend != "none")
@@ -179,7 +182,7 @@ def _runtime(settings: Settings, user: str | None):
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .conversation import ConversationState
 
-    rt = _runtime(settings, args.user)
+    rt = _runtime(settings)
     state = ConversationState(user_id=args.user or None)
     if args.json:
         reply = rt.agent.turn(state, " ".join(args.message))
@@ -197,7 +200,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from .conversation import ConversationState
 
-    rt = _runtime(settings, args.user)
+    rt = _runtime(settings)
     state = ConversationState(user_id=args.user or None)
     who = args.user or "a new visitor"
     sys.stdout.write(f"Chatting as {who} (model: {rt.llm_status}). Empty line to quit.\n")
@@ -238,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train the scoring core's weights on the event log")
     s.add_argument("--negatives", type=int, default=30)
     s.add_argument("--epochs", type=int, default=400)
+    s.add_argument("--if-missing", action="store_true", help="do nothing if a model exists")
 
     s = sub.add_parser("ab-report", help="CTR per variant with confidence intervals")
     s.add_argument("--experiment", default=None)
@@ -260,18 +264,63 @@ def _extra_parsers() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Sub-commands that live next to their code: each `register(sub)` adds a parser with
     `set_defaults(handler=fn)` where fn(args, settings) -> exit code."""
     out = []
-    for module in (
-        "assistant.regress.cli",
-        "assistant.privacy",
-        "assistant.redteam",
-        "retrieval.evaluation.cli",
-    ):
+    for module in ("assistant.privacy", "retrieval.evaluation.cli"):
         try:
             out.append(__import__(module, fromlist=["register"]).register)
         except ImportError as exc:
             if not (exc.name and module.startswith(exc.name)):  # present but broken: say so
                 raise
-    return out
+    return out + [
+        _eval_parser(name, module, help) for name, (module, help) in EVAL_COMMANDS.items()
+    ]
+
+
+# Evaluations are not part of the installed package: they live in `evals/` in a source checkout.
+EVAL_COMMANDS = {
+    "regress": ("evals.regress.cli", "run the prompt regression suite (golden cases)"),
+    "red-team": ("evals.redteam.cli", "run the red-team attacks and report leaks"),
+}
+
+
+def _evals_root() -> Path | None:
+    """The source checkout holding `evals/`: the one this package was imported from (an
+    editable install), else the working directory. None when neither has it (an installed wheel).
+    """
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (root / "evals" / "__init__.py").is_file():
+            return root
+    return None
+
+
+def _eval_parser(name: str, module: str, help: str) -> Callable[[argparse._SubParsersAction], None]:
+    """`register` from the evals module, imported only now (the console script does not put the
+    checkout on sys.path, so it is added); a stub that explains itself when there is none."""
+    root = _evals_root()
+    if root is not None:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        try:
+            return __import__(module, fromlist=["register"]).register
+        except ImportError as exc:
+            if not (exc.name and module.startswith(exc.name)):  # present but broken: say so
+                raise
+
+    def unavailable(args: argparse.Namespace, settings: Settings) -> int:
+        sys.stderr.write(
+            f"error: `shopassist {name}` runs the evaluations in evals/, which are not part of "
+            "the installed package: run it from the root of a source checkout of shopassist\n"
+        )
+        return 2
+
+    def register(sub: argparse._SubParsersAction) -> None:
+        # No "-" options: whatever follows (--model, -h) is taken as is and the handler explains.
+        s = sub.add_parser(
+            name, help=f"{help} (source checkout only)", add_help=False, prefix_chars="+"
+        )
+        s.add_argument("args", nargs="*")
+        s.set_defaults(handler=unavailable)
+
+    return register
 
 
 def main(argv: list[str] | None = None) -> int:

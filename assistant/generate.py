@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
@@ -37,13 +37,22 @@ class Generation:
         return " ".join(self.sentences)
 
 
-def to_messages(parts: list[tuple[str, str]]) -> list[BaseMessage]:
-    return [SystemMessage(t) if role == "system" else HumanMessage(t) for role, t in parts]
+def to_messages(parts: Sequence[BaseMessage | tuple[str, str]]) -> list[BaseMessage]:
+    """LangChain messages (what `PromptTemplate.messages()` returns) pass through unchanged;
+    (role, text) pairs become system / human messages."""
+    return [
+        p
+        if isinstance(p, BaseMessage)
+        else SystemMessage(p[1])
+        if p[0] == "system"
+        else HumanMessage(p[1])
+        for p in parts
+    ]
 
 
 def generate_checked(
     llm: BaseChatModel,
-    parts: list[tuple[str, str]],
+    parts: Sequence[BaseMessage | tuple[str, str]],
     facts: Facts,
     emit: Callable[[str], None] | None = None,
     max_sentences: int = 2,

@@ -1,22 +1,37 @@
-"""Versioned prompt templates under `prompts/`, loaded by name and version, filled with Jinja2.
+"""Versioned prompt templates, loaded by name and version from the `prompts` package's data.
 
-A template file is YAML: name, version, description, variables, and one Jinja2 string per part
-(`system`, `user`, or named `templates` for the code-decided fallbacks). No prompt text lives in
-Python, so a prompt change is a data change that the regression suite can diff.
+A template file is YAML (`prompts/<name>.v<version>.yaml`): name, version, description,
+variables, and one Jinja2 string per part (`system`, `user`, or named `templates` for the
+code-decided fallbacks). No prompt text lives in Python, so a prompt change is a data change that
+the regression suite can diff. The files are package data, found with `importlib.resources`, so an
+installed wheel has them.
+
+- `system` / `user` load into a LangChain `ChatPromptTemplate` (`template_format="jinja2"`);
+  `messages()` returns real LangChain messages that every backend takes.
+- `templates.*` (`text()`) render with a compiled, cached Jinja2 template: code-decided replies
+  are on every turn's path and must be fast.
+
+Both raise `PromptError` when a declared variable is missing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 import yaml
-from jinja2 import Environment, StrictUndefined, TemplateError
+from jinja2 import Environment, StrictUndefined, Template, TemplateError
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_PACKAGE = "prompts"
 _FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.ya?ml$")
+_ROLES = {"system": "system", "user": "human"}  # YAML part → LangChain message role
 _env = Environment(
     undefined=StrictUndefined,
     autoescape=False,
@@ -30,6 +45,16 @@ class PromptError(LookupError):
     pass
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    return _env.from_string(source)
+
+
+def prompts_dir() -> Traversable:
+    """The prompt files shipped in the `prompts` package."""
+    return files(PROMPTS_PACKAGE)
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
     name: str
@@ -37,39 +62,68 @@ class PromptTemplate:
     variables: tuple[str, ...]
     parts: dict[str, str]
     description: str = ""
-    path: Path | None = field(default=None, compare=False)
+    path: Traversable | None = field(default=None, compare=False)
+
+    def _check_variables(self, values: dict[str, Any]) -> None:
+        missing = [v for v in self.variables if v not in values]
+        if missing:
+            raise PromptError(f"prompt {self.name} v{self.version} needs {missing}")
+
+    @cached_property
+    def chat_prompt(self) -> ChatPromptTemplate:
+        """The `system` and `user` parts as a LangChain chat prompt (Jinja2 templates)."""
+        roles = [(_ROLES[p], self.parts[p]) for p in ("system", "user") if p in self.parts]
+        if not roles:
+            raise PromptError(f"prompt {self.name} v{self.version} has no system or user part")
+        return ChatPromptTemplate.from_messages(roles, template_format="jinja2")
+
+    def messages(self, **values: object) -> list[BaseMessage]:
+        """The chat messages (system, then human) with `values` filled in."""
+        self._check_variables(values)
+        try:
+            out = self.chat_prompt.format_messages(**values)
+        except (KeyError, TemplateError) as exc:
+            raise PromptError(f"prompt {self.name} v{self.version}: {exc}") from exc
+        return [m.model_copy(update={"content": str(m.content).strip()}) for m in out]
 
     def render(self, part: str, **values: object) -> str:
-        missing = [v for v in self.variables if v not in values]
-        if missing and part in ("system", "user"):
-            raise PromptError(f"prompt {self.name} v{self.version} needs {missing}")
+        """One part as text: `system` / `user` as the model sees them, or `templates.<key>`."""
+        if part in _ROLES and part in self.parts:
+            roles: list[str] = [p for p in ("system", "user") if p in self.parts]
+            return str(self.messages(**values)[roles.index(part)].content)
         try:
-            return _env.from_string(self.parts[part]).render(**values).strip()
+            source = self.parts[part]
         except KeyError:
             raise PromptError(f"prompt {self.name} v{self.version} has no part {part!r}") from None
+        try:
+            return _compiled(source).render(**values).strip()
         except TemplateError as exc:
             raise PromptError(f"prompt {self.name} v{self.version} {part}: {exc}") from exc
-
-    def messages(self, **values: object) -> list[tuple[str, str]]:
-        return [
-            (role, self.render(role, **values)) for role in ("system", "user") if role in self.parts
-        ]
 
 
 @dataclass
 class PromptLibrary:
-    directory: Path = PROMPTS_DIR
+    """Every prompt file in `directory` (default: the `prompts` package's data)."""
+
+    directory: Traversable | Path | str | None = None
 
     def __post_init__(self) -> None:
+        if self.directory is None:
+            self.directory = prompts_dir()
+        elif isinstance(self.directory, str):
+            self.directory = Path(self.directory)
         self._templates: dict[tuple[str, int], PromptTemplate] = {}
-        for path in sorted(self.directory.glob("*.y*ml")):
-            m = _FILE.match(path.name)
-            if not m:
-                continue
-            data = yaml.safe_load(path.read_text())
+        entries = sorted(
+            (e for e in self.directory.iterdir() if e.is_file() and _FILE.match(e.name)),
+            key=lambda e: e.name,
+        )
+        for entry in entries:
+            m = _FILE.match(entry.name)
+            assert m is not None
+            data = yaml.safe_load(entry.read_text(encoding="utf-8"))
             name, version = data["name"], int(data["version"])
             if (name, version) != (m["name"], int(m["version"])):
-                raise PromptError(f"{path.name} declares {name} v{version}")
+                raise PromptError(f"{entry.name} declares {name} v{version}")
             parts = {k: data[k] for k in ("system", "user") if k in data}
             parts.update({f"templates.{k}": v for k, v in (data.get("templates") or {}).items()})
             self._templates[(name, version)] = PromptTemplate(
@@ -78,7 +132,7 @@ class PromptLibrary:
                 tuple(data.get("variables") or ()),
                 parts,
                 data.get("description", ""),
-                path,
+                entry,
             )
 
     def get(self, name: str, version: int | None = None) -> PromptTemplate:
@@ -100,8 +154,3 @@ class PromptLibrary:
     ) -> str:
         """A code-decided reply template (fallbacks, refusals, support facts)."""
         return self.get(prompt_name, version).render(f"templates.{key}", **values)
-
-
-@lru_cache(maxsize=4)
-def default_library(directory: str | None = None) -> PromptLibrary:
-    return PromptLibrary(Path(directory) if directory else PROMPTS_DIR)

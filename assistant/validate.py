@@ -93,7 +93,43 @@ class Verdict:
     cited_ids: list[str]
 
 
-def _names_in(text: str, catalogue: CatalogueIndex) -> set[str]:
+@dataclass(frozen=True)
+class PriceMention:
+    """A price stated in a text: as written ("$1,299.00"), its value and where it starts."""
+
+    text: str
+    value: float
+    start: int
+
+
+def prices_in(text: str) -> list[PriceMention]:
+    """Every price the text states ("$12.50", "USD 3", "40 dollars"), in order."""
+    return [
+        PriceMention(m.group(0), float((m.group(1) or m.group(2)).replace(",", "")), m.start())
+        for m in PRICE.finditer(text)
+    ]
+
+
+def price_matches(value: float, prices: Iterable[float], tolerance: float = 0.006) -> bool:
+    """True when `value` is one of `prices` (to the cent)."""
+    return any(abs(value - p) < tolerance for p in prices)
+
+
+def product_ids_in(text: str) -> list[str]:
+    """Product ids written in the text, in order (repeats kept)."""
+    return PRODUCT_ID.findall(text)
+
+
+def order_ids_in(text: str) -> list[str]:
+    return ORDER_ID.findall(text)
+
+
+def dates_in(text: str) -> list[str]:
+    """ISO dates (YYYY-MM-DD) in the text."""
+    return DATE.findall(text)
+
+
+def product_names_in(text: str, catalogue: CatalogueIndex) -> set[str]:
     """Ids of catalogue products whose full name appears in the text."""
     low = text.lower()
     found = {p.id for p in catalogue.products if len(p.name) >= 6 and p.name.lower() in low}
@@ -102,8 +138,21 @@ def _names_in(text: str, catalogue: CatalogueIndex) -> set[str]:
     return {i for i in found if not any(i != j and names[i] in names[j] for j in found)}
 
 
-def _amount(m: re.Match[str]) -> float:
-    return float((m.group(1) or m.group(2)).replace(",", ""))
+def products_outside(text: str, catalogue: CatalogueIndex, allowed: Iterable[str]) -> list[str]:
+    """Problems for every product the text cites by id, or names, that is not in `allowed` (a
+    name shared with an allowed product counts as allowed: the data repeats some names)."""
+    ok = set(allowed)
+    problems = [
+        f"cites product id {pid} that is not a candidate"
+        for pid in dict.fromkeys(product_ids_in(text))
+        if pid not in ok
+    ]
+    names = {catalogue.get(i).name.lower() for i in ok if i in catalogue}
+    for pid in sorted(product_names_in(text, catalogue)):
+        name = catalogue.get(pid).name
+        if pid not in ok and name.lower() not in names:
+            problems.append(f"names product {name!r} that is not a candidate")
+    return problems
 
 
 def check(text: str, facts: Facts) -> Verdict:
@@ -112,13 +161,13 @@ def check(text: str, facts: Facts) -> Verdict:
     allowed = set(facts.candidate_ids)
     cited: list[str] = []
 
-    for pid in PRODUCT_ID.findall(text):
+    for pid in product_ids_in(text):
         if pid not in allowed:
             problems.append(f"cites product id {pid} that is not a candidate")
         elif pid not in cited:
             cited.append(pid)
     by_name = {cat.get(i).name.lower(): i for i in allowed if i in cat}
-    for pid in sorted(_names_in(text, cat)):
+    for pid in sorted(product_names_in(text, cat)):
         name = cat.get(pid).name.lower()
         if pid not in allowed and name not in by_name:  # the data repeats some names
             problems.append(f"names product {cat.get(pid).name!r} that is not a candidate")
@@ -142,9 +191,9 @@ def check(text: str, facts: Facts) -> Verdict:
     user_numbers = {
         float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", facts.user_text)
     }
-    for m in PRICE.finditer(text):
-        value = _amount(m)
-        if not any(abs(value - p) < 0.006 for p in prices) and value not in user_numbers:
+    for mention in prices_in(text):
+        value = mention.value
+        if not price_matches(value, prices) and value not in user_numbers:
             problems.append(f"states price ${value:,.2f} that the data does not hold")
 
     for pct in PERCENT.findall(text):
@@ -152,10 +201,10 @@ def check(text: str, facts: Facts) -> Verdict:
             problems.append(f"states a percentage {pct!r} that the data does not hold")
     if not facts.allow_promo_words and PROMO.search(text):
         problems.append("promises a discount or promotion")
-    for oid in ORDER_ID.findall(text):
+    for oid in order_ids_in(text):
         if oid not in facts.order_ids:
             problems.append(f"mentions order {oid} that is not the shopper's order in question")
-    for d in DATE.findall(text):
+    for d in dates_in(text):
         if d not in facts.dates:
             problems.append(f"states a date {d} that the data does not hold")
     low = text.lower()
@@ -188,8 +237,3 @@ def supported_by(sentence: str, sources: str, share: float = 0.6) -> bool:
     """A cheap faithfulness check: most content words of the sentence occur in the sources."""
     words = content_words(sentence)
     return not words or len(words & content_words(sources)) / len(words) >= share
-
-
-def sentences(text: str) -> Iterable[str]:
-    """Split on sentence ends, keeping prices like $12.50 whole."""
-    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"“(*])", text.strip()) if s]

@@ -12,9 +12,9 @@ import yaml
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.conversation import ConversationState, ProductCard, Reply, ToolCall
-from assistant.regress.assertions import ASSERTION_TYPES, JUDGE_SKIPPED, CheckContext
-from assistant.regress.cases import Case, CaseError, load_cases
-from assistant.regress.report import (
+from evals.assertions import ASSERTION_TYPES, JUDGE_SKIPPED, CheckContext, Judge
+from evals.regress.cases import Case, CaseError, load_cases
+from evals.regress.report import (
     compare,
     html_report,
     load_run,
@@ -22,7 +22,8 @@ from assistant.regress.report import (
     write_html,
     write_json,
 )
-from assistant.regress.runner import Runner, RunResult
+from evals.regress.runner import Runner, RunResult
+from retrieval.settings import get_settings
 
 
 class ScriptedAgent:
@@ -165,11 +166,117 @@ def test_each_assertion_type_can_pass(kind):
 
 def test_judge_without_configuration_is_skipped_not_passed(monkeypatch):
     monkeypatch.delenv("SHOPASSIST_JUDGE_URL", raising=False)
+    monkeypatch.delenv("SHOPASSIST_JUDGE_BASE_URL", raising=False)
+    assert Judge.from_settings(get_settings(judge_model="m")) is None
     result = Runner(ScriptedAgent(GOOD), CTX).run_case(one_case("judge", "anything"))
     (res,) = result.turns[0].assertions
     assert res.status == "skip" and res.detail == JUDGE_SKIPPED
     run = RunResult({"model": "x"}, [result])
     assert "SKIPPED" in text_report(run) and "SKIPPED" in html_report(run)
+
+
+def test_judge_is_built_from_settings_by_the_openai_factory(monkeypatch):
+    """The judge is a LangChain chat model from `assistant.llm.openai_chat_model`, configured by
+    the typed settings (not os.environ); its verdict is the first word of the answer."""
+    import assistant.llm
+
+    built = {}
+
+    def factory(**kwargs):
+        built.update(kwargs)
+        return FakeListChatModel(responses=["PASS: it cites the policy", "FAIL - invents a fee"])
+
+    monkeypatch.setattr(assistant.llm, "openai_chat_model", factory, raising=False)
+    settings = get_settings(
+        judge_base_url="http://127.0.0.1:9/v1", judge_model="grader", judge_api_key="k"
+    )
+    judge = Judge.from_settings(settings)
+    assert judge is not None and judge.model == "grader"
+    assert built["base_url"] == "http://127.0.0.1:9/v1" and built["model"] == "grader"
+    assert built["api_key"] == "k" and built["timeout_s"] == settings.judge_timeout_s
+    assert judge.grade("cites the policy", "returns?", "30 days.") == (
+        True,
+        "PASS: it cites the policy",
+    )
+    ok, why = judge.grade("no invented fees", "returns?", "A $5 fee applies.")
+    assert not ok and why.startswith("FAIL")
+
+
+def test_judge_speaks_openai_chat_completions_over_http():
+    """The judge end to end: ChatOpenAI posts to a local OpenAI-compatible stub, with the
+    configured model, key and a short, greedy answer."""
+    import http.server
+    import threading
+
+    import assistant.llm
+
+    if not hasattr(assistant.llm, "openai_chat_model"):
+        pytest.skip("assistant.llm.openai_chat_model is not there yet")
+    seen: list[tuple[str, dict, str | None]] = []
+
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            answer = {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "PASS\nstays on topic"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+            }
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        settings = get_settings(
+            judge_base_url=url, judge_model="grader", judge_api_key="k1", judge_timeout_s=10
+        )
+        judge = Judge.from_settings(settings)
+        assert judge is not None
+        assert judge.grade("on topic", "a chair", "Here is a chair.") == (
+            True,
+            "PASS\nstays on topic",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((path, body, auth),) = seen
+    assert path == "/v1/chat/completions" and auth == "Bearer k1"
+    assert body["model"] == "grader" and body["max_tokens"] == 60
+    assert body.get("temperature", 0) == 0
+    (msg,) = body["messages"]
+    assert msg["role"] == "user" and "CRITERION: on topic" in msg["content"]
+    assert "REPLY: Here is a chair." in msg["content"]
+
+
+def test_judge_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SHOPASSIST_JUDGE_URL", "http://judge.local/v1")
+    monkeypatch.setenv("SHOPASSIST_JUDGE_MODEL", "qwen")
+    monkeypatch.setenv("SHOPASSIST_JUDGE_API_KEY", "secret")
+    s = get_settings()
+    assert (s.judge_base_url, s.judge_model, s.judge_api_key) == (
+        "http://judge.local/v1",
+        "qwen",
+        "secret",
+    )
 
 
 def test_refusal_and_handoff_variants():
@@ -289,8 +396,7 @@ def test_runs_round_trip_through_json_and_html(tmp_path):
 
 def test_cli_registers_regress():
     from assistant.cli import build_parser
-    from assistant.regress.cli import MODELS, model_settings, run_regress
-    from retrieval.settings import get_settings
+    from evals.regress.cli import MODELS, model_settings, run_regress
 
     args = build_parser().parse_args(
         ["regress", "--model", "none", "--repeat", "3", "--baseline", "b.json", "--html", "r.html"]
@@ -308,7 +414,7 @@ def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
     discount, which the validator rejects; across repeats the case is flagged flaky."""
     from assistant.agent import Agent
     from assistant.conversation import ConversationState
-    from assistant.regress.runner import session_reset
+    from evals.regress.runner import session_reset
 
     # A comment must talk about a pick to be shown: name the top pick the agent will choose.
     top = Agent(stack, None).turn(ConversationState(), "a bookcase").products[0].name

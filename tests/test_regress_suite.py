@@ -1,8 +1,8 @@
-"""The golden cases in `prompts/cases/` as part of `make test`.
+"""The golden cases in `evals/regress/cases/` as part of `make test`.
 
 The template path (no LLM) must pass every case that is not a documented known bug, and must not
-regress against the checked-in `prompts/baseline.json`. The configured real model runs the same
-suite under `-m model`.
+regress against the checked-in `evals/regress/baseline.json`. The configured real model runs the
+same suite under `-m model`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.regress.assertions import ASSERTION_TYPES, CheckContext
-from assistant.regress.cases import CASES_DIR, load_cases
-from assistant.regress.report import compare, load_run, text_report
-from assistant.regress.runner import Runner, RunResult, session_reset
+from evals.assertions import ASSERTION_TYPES, CheckContext
+from evals.regress.cases import BASELINE, load_cases
+from evals.regress.report import compare, load_run, text_report
+from evals.regress.runner import Runner, RunResult, session_reset
 
-BASELINE = CASES_DIR.parent / "baseline.json"
 log = logging.getLogger(__name__)
 
 
@@ -45,13 +44,13 @@ def test_case_files_cover_every_category():
 
 def _run(stack, llm, label: str) -> RunResult:
     from assistant.agent import Agent
-    from assistant.regress.assertions import Judge
     from assistant.support import index_knowledge
+    from evals.assertions import Judge
 
     index_knowledge(stack)
     runner = Runner(
         Agent(stack, llm),
-        CheckContext(stack.catalogue, stack.encoder, Judge.from_env()),
+        CheckContext(stack.catalogue, stack.encoder, Judge.from_settings(stack.settings)),
         reset=session_reset(stack),
     )
     run = runner.run(load_cases(), progress=False, meta={"model": label})
@@ -69,7 +68,7 @@ def test_golden_cases_pass_on_templates(stack):
 
 @pytest.mark.model
 def test_golden_cases_on_the_configured_model(stack):
-    from assistant.regress.cli import model_label
+    from evals.regress.cli import model_label
 
     settings = stack.settings
     if settings.llm_backend == "none":

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from retrieval.embed import Encoder
@@ -54,8 +55,11 @@ class KnowledgeIndexReport:
 
 
 def default_knowledge_dir() -> Path:
-    """`knowledge/` at the repository root (next to `assistant/`)."""
-    return Path(__file__).resolve().parents[2] / "knowledge"
+    """The markdown docs shipped as package data in the `knowledge` package."""
+    docs = files("knowledge")
+    if not isinstance(docs, Path):  # e.g. imported from a zip: not an install we support
+        raise FileNotFoundError(f"the knowledge docs are not on the file system: {docs}")
+    return docs
 
 
 def slugify(text: str) -> str:

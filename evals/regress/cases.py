@@ -1,4 +1,4 @@
-"""Golden cases as data: YAML files under `prompts/cases/`, validated by pydantic on load.
+"""Golden cases as data: YAML files under `evals/regress/cases/`, validated by pydantic on load.
 
 A file holds one category:
 
@@ -12,7 +12,7 @@ A file holds one category:
               - intent: recommend
               - within_budget: 30
 
-Each assertion is a one-key mapping `{type: value}`; see `assertions.ASSERTION_TYPES`.
+Each assertion is a one-key mapping `{type: value}`; see `evals.assertions.ASSERTION_TYPES`.
 """
 
 from __future__ import annotations
@@ -24,28 +24,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CASES_DIR = Path(__file__).resolve().parent.parent.parent / "prompts" / "cases"
+from evals.assertions import Assertion, parse_assertions
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+BASELINE = Path(__file__).resolve().parent / "baseline.json"
 DEFAULT_GLOB = str(CASES_DIR / "*.yaml")
 
 
 class CaseError(ValueError):
     pass
-
-
-class Assertion(BaseModel):
-    """One check on one reply. `value` is the YAML value, normalised by the checker."""
-
-    model_config = ConfigDict(frozen=True)
-    type: str
-    value: Any = None
-
-    @property
-    def label(self) -> str:
-        v = self.value
-        if isinstance(v, dict):
-            v = v.get("text") or v.get("criterion") or v
-        text = f"{self.type}: {v}"
-        return text if len(text) <= 90 else text[:87] + "..."
 
 
 class Turn(BaseModel):
@@ -56,22 +43,7 @@ class Turn(BaseModel):
     @field_validator("asserts", mode="before")
     @classmethod
     def _one_key_mappings(cls, raw: Any) -> list[dict]:
-        from .assertions import ASSERTION_TYPES
-
-        out = []
-        for item in raw or []:
-            if isinstance(item, Assertion):
-                out.append(item.model_dump())
-                continue
-            if not isinstance(item, dict) or len(item) != 1:
-                raise ValueError(f"an assertion is a one-key mapping {{type: value}}, got {item!r}")
-            ((kind, value),) = item.items()
-            if kind not in ASSERTION_TYPES:
-                raise ValueError(
-                    f"unknown assertion type {kind!r}; known: {sorted(ASSERTION_TYPES)}"
-                )
-            out.append({"type": kind, "value": value})
-        return out
+        return parse_assertions(raw)
 
 
 class Case(BaseModel):
@@ -101,7 +73,7 @@ class CaseFile(BaseModel):
 
 def load_file(path: Path) -> list[Case]:
     try:
-        data = CaseFile.model_validate(yaml.safe_load(path.read_text()))
+        data = CaseFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         return [
             Case.model_validate({"category": data.category, **raw, "source": path.name})
             for raw in data.cases

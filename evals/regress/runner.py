@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from assistant.conversation import ConversationState, Reply
+from evals.assertions import AssertionResult, CheckContext, TurnView, evaluate
 
-from .assertions import AssertionResult, CheckContext, TurnView, evaluate
 from .cases import Case
 
 log = logging.getLogger(__name__)

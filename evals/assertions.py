@@ -1,28 +1,81 @@
-"""Assertion types for golden cases. Each check sees one reply and says pass, fail or skip.
+"""The assertion library that the regression suite and the red team share.
 
-Deterministic checks read the structured `Reply` (intent, tool calls, cited ids, refusal code,
-timings) or its text. `similar_to` embeds with the packaged MiniLM. `judge` asks an
-OpenAI-compatible model, and only when one is configured: otherwise it is SKIPPED, visibly,
-never passed.
+An assertion is a one-key mapping `{type: value}` in a YAML file (a golden case's turn, or an
+attack's `must_say`); each check sees one reply and says pass, fail or skip. Deterministic checks
+read the structured `Reply` (intent, tool calls, cited ids, refusal code, timings) or its text, and
+price and product checks use the validator's public functions, so evaluation and the product
+agree on what a price or a product mention is. `similar_to` embeds with the packaged MiniLM.
+`judge` asks an OpenAI-compatible model, and only when one is configured: otherwise it is
+SKIPPED, visibly, never passed.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.prompts import ChatPromptTemplate
+from pydantic import BaseModel, ConfigDict
 
 from assistant.conversation import ConversationState, Reply
-from assistant.validate import PRICE, PRODUCT_ID
+from assistant.validate import price_matches, prices_in, product_ids_in
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
 Status = Literal["pass", "fail", "skip"]
 DEFAULT_SIMILARITY = 0.5
 JUDGE_SKIPPED = "SKIPPED: no judge configured (set SHOPASSIST_JUDGE_URL and SHOPASSIST_JUDGE_MODEL)"
+JUDGE_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "human",
+            "You grade a shopping assistant's reply. Answer PASS or FAIL on the first line, then "
+            "one short reason.\nCRITERION: {{ criterion }}\nSHOPPER: {{ user_text }}\n"
+            "REPLY: {{ reply_text }}",
+        )
+    ],
+    template_format="jinja2",
+)
+
+
+class Assertion(BaseModel):
+    """One check on one reply. `value` is the YAML value, normalised by the checker."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str
+    value: Any = None
+
+    @property
+    def label(self) -> str:
+        v = self.value
+        if isinstance(v, dict):
+            v = v.get("text") or v.get("criterion") or v
+        text = f"{self.type}: {v}"
+        return text if len(text) <= 90 else text[:87] + "..."
+
+
+def parse_assertions(raw: Any) -> list[dict[str, Any]]:
+    """YAML one-key mappings `{type: value}` → `Assertion` fields; unknown types are errors."""
+    out = []
+    for item in raw or []:
+        if isinstance(item, Assertion):
+            out.append(item.model_dump())
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ValueError(f"an assertion is a one-key mapping {{type: value}}, got {item!r}")
+        ((kind, value),) = item.items()
+        if kind not in ASSERTION_TYPES:
+            raise ValueError(f"unknown assertion type {kind!r}; known: {sorted(ASSERTION_TYPES)}")
+        out.append({"type": kind, "value": value})
+    return out
 
 
 @dataclass(frozen=True)
@@ -47,49 +100,36 @@ class TurnView:
 
 
 class Judge:
-    """An OpenAI-compatible chat endpoint that grades a reply against a criterion."""
+    """Grades a reply against a criterion with an OpenAI-compatible chat model: LangChain's
+    `ChatOpenAI`, built by `assistant.llm.openai_chat_model` from the typed settings."""
 
-    def __init__(
-        self, url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0
-    ) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, llm: BaseChatModel, model: str) -> None:
+        self.llm = llm
         self.model = model
-        self.api_key = api_key
-        self.timeout_s = timeout_s
 
     @classmethod
-    def from_env(cls) -> Judge | None:
-        # Read at run time, never at import: the suite must not depend on where it was imported.
-        url, model = (
-            os.environ.get("SHOPASSIST_JUDGE_URL"),
-            os.environ.get("SHOPASSIST_JUDGE_MODEL"),
-        )
-        if not url or not model:
+    def from_settings(cls, settings: Settings) -> Judge | None:
+        """The configured judge (`SHOPASSIST_JUDGE_URL`, `SHOPASSIST_JUDGE_MODEL`, optional
+        `SHOPASSIST_JUDGE_API_KEY`), or None when there is none: judge checks are then skipped."""
+        if not settings.judge_base_url or not settings.judge_model:
             return None
-        return cls(url, model, os.environ.get("SHOPASSIST_JUDGE_API_KEY"))
+        from assistant.llm import openai_chat_model
+
+        llm = openai_chat_model(
+            base_url=settings.judge_base_url,
+            model=settings.judge_model,
+            api_key=settings.judge_api_key,
+            timeout_s=settings.judge_timeout_s,
+            max_tokens=60,
+        )
+        return cls(llm, settings.judge_model)
 
     def grade(self, criterion: str, user_text: str, reply_text: str) -> tuple[bool, str]:
-        import httpx
-
-        prompt = (
-            "You grade a shopping assistant's reply. Answer PASS or FAIL on the first line, then "
-            f"one short reason.\nCRITERION: {criterion}\nSHOPPER: {user_text}\nREPLY: {reply_text}"
+        messages = JUDGE_PROMPT.format_messages(
+            criterion=criterion, user_text=user_text, reply_text=reply_text
         )
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        url = self.url if self.url.endswith("/chat/completions") else self.url + "/chat/completions"
-        resp = httpx.post(
-            url,
-            headers=headers,
-            timeout=self.timeout_s,
-            json={
-                "model": self.model,
-                "temperature": 0,
-                "max_tokens": 60,
-                "messages": [{"role": "user", "content": prompt}],
-            },
-        )
-        resp.raise_for_status()
-        answer = resp.json()["choices"][0]["message"]["content"].strip()
+        out = self.llm.invoke(messages)  # greedy: the factory sets temperature 0
+        answer = (out.content if isinstance(out.content, str) else str(out.content)).strip()
         return answer.upper().startswith("PASS"), answer[:200]
 
 
@@ -151,7 +191,7 @@ def _tool_not_called(value: Any, view: TurnView, ctx: CheckContext) -> tuple[boo
 def _cites_only_candidates(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
     r = view.reply
     allowed = set(r.candidate_ids)
-    shown = list(r.cited_ids) + [p.id for p in r.products] + PRODUCT_ID.findall(r.text)
+    shown = list(r.cited_ids) + [p.id for p in r.products] + product_ids_in(r.text)
     outside = sorted({i for i in shown if i not in allowed})
     ok = not outside if value is not False else bool(outside)
     return ok, f"outside the candidates: {outside}" if outside else f"{len(set(shown))} cited"
@@ -188,12 +228,12 @@ def _prices_match_catalogue(value: Any, view: TurnView, ctx: CheckContext) -> tu
                 f"${ctx.catalogue.get(card.id).price:.2f}"
             )
     allowed = _allowed_amounts(view, ctx)
-    for m in PRICE.finditer(view.reply.text):
-        if view.reply.text[max(0, m.start() - 7) : m.start()].lower().endswith("around "):
+    text = view.reply.text
+    for price in prices_in(text):
+        if text[max(0, price.start - 7) : price.start].lower().endswith("around "):
             continue  # "in your usual price range (around $12)" describes the shopper, not a price
-        amount = float((m.group(1) or m.group(2)).replace(",", ""))
-        if not any(abs(amount - a) < 0.006 for a in allowed):
-            problems.append(f"${amount:,.2f} matches no catalogue price")
+        if not price_matches(price.value, allowed):
+            problems.append(f"${price.value:,.2f} matches no catalogue price")
     return not problems, "; ".join(problems)
 
 
@@ -240,7 +280,7 @@ def _similar_to(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, st
 
 
 def _judge(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool | None, str]:
-    criterion = value.get("criterion") if isinstance(value, dict) else str(value)
+    criterion = str(value.get("criterion") if isinstance(value, dict) else value)
     if ctx.judge is None:
         return None, JUDGE_SKIPPED
     try:
@@ -269,8 +309,8 @@ ASSERTION_TYPES: dict[str, Check] = {
 }
 
 
-def evaluate(assertion: Any, view: TurnView, ctx: CheckContext) -> AssertionResult:
-    """Run one assertion (a `cases.Assertion`); an exception in a check is a failure."""
+def evaluate(assertion: Assertion, view: TurnView, ctx: CheckContext) -> AssertionResult:
+    """Run one assertion; an exception in a check is a failure."""
     fn = ASSERTION_TYPES[assertion.type]
     try:
         ok, detail = fn(assertion.value, view, ctx)

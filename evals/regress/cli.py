@@ -1,4 +1,8 @@
-"""`shopassist regress`: run the golden cases, print pass rates, compare with a baseline."""
+"""`shopassist regress`: run the golden cases, print pass rates, compare with a baseline.
+
+Lives in `evals/`, outside the installed package: `assistant.cli` imports it lazily when run from
+a source checkout.
+"""
 
 from __future__ import annotations
 
@@ -63,8 +67,8 @@ def isolated_copy(settings: Settings, into: Path) -> Settings:
 
 def run_regress(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.runtime import Runtime
+    from evals.assertions import CheckContext, Judge
 
-    from .assertions import CheckContext, Judge
     from .cases import load_cases
     from .report import compare, load_run, text_report, write_html, write_json
     from .runner import Runner, session_reset
@@ -83,7 +87,7 @@ def run_regress(args: argparse.Namespace, settings: Settings) -> int:
             # Measuring templates while claiming a model would make the baseline lie.
             sys.stderr.write(f"error: model {model_label(run_settings)} is {rt.llm_status}\n")
             return 2
-        judge = Judge.from_env()
+        judge = Judge.from_settings(run_settings)
         runner = Runner(
             rt.agent,
             CheckContext(rt.stack.catalogue, rt.stack.encoder, judge),
@@ -114,7 +118,7 @@ def run_regress(args: argparse.Namespace, settings: Settings) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("regress", help="run the prompt regression suite (golden cases)")
     s.add_argument(
-        "--cases", default=None, help="glob of case files (default prompts/cases/*.yaml)"
+        "--cases", default=None, help="glob of case files (default evals/regress/cases/*.yaml)"
     )
     s.add_argument("--only", default=None, help="comma-separated case ids or categories")
     s.add_argument(
@@ -130,7 +134,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="recommend prompt version to use (default: the latest)",
     )
     s.add_argument("--repeat", type=int, default=1, help="run each case N times; flags flaky ones")
-    s.add_argument("--baseline", default=None, help="a saved JSON run to compare against")
+    s.add_argument(
+        "--baseline",
+        default=None,
+        help="a saved JSON run to compare against (checked in: evals/regress/baseline.json)",
+    )
     s.add_argument("--json", default=None, help="write the run as JSON (a future baseline)")
     s.add_argument("--html", default=None, help="write a self-contained HTML report")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")

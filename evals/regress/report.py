@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assertions import JUDGE_SKIPPED
+from evals.assertions import JUDGE_SKIPPED
+
 from .runner import CaseResult, RunResult
 
 

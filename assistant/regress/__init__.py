@@ -1,1 +1,0 @@
-"""Prompt regression suite: golden cases, assertions, a runner, reports and `shopassist regress`."""
