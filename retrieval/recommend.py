@@ -206,6 +206,9 @@ class RecommendationService:
         )
         t1 = time.perf_counter()
         cand_ids = [h.product.id for h in found.hits]
+        if not cand_ids:
+            ms = round((t1 - t0) * 1e3, 2)
+            return Recommendations([], [], profile, found.plan, {"retrieval": ms, "scoring": 0.0})
         core = self.core_for(params)
         ranked = core.score(
             profile, Context(query_vec=qvec if text else None), self.catalogue_indices(cand_ids)
