@@ -61,7 +61,7 @@ postgres: install-test
 	@$(PY) -c "import psycopg" 2>/dev/null || $(PIP) install --quiet 'psycopg[binary]'
 	@bash scripts/postgres.sh start
 
-test: install-test data chromium postgres
+test: lint data chromium postgres
 	@set -o pipefail; t0=$$(date +%s); \
 	$(PY) -m pytest -q; rc=$$?; t1=$$(date +%s); \
 	echo "default pass (SQLite + embedded Chroma): rc=$$rc, $$((t1 - t0))s"; \
@@ -72,8 +72,11 @@ test: install-test data chromium postgres
 	bash scripts/postgres.sh stop; \
 	[ $$rc = 0 ] && [ $$rc2 = 0 ]
 
+# Style, the import contracts (pyproject's [tool.importlinter]) and the type check.
 lint: install-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: index
 	$(PY) bench/search.py

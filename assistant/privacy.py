@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
@@ -58,7 +59,7 @@ def export_user(stack: RetrievalStack, user_id: str) -> dict:
         raise UnknownShopper(f"unknown shopper {user_id!r}")
     with stack.db.session() as s:
         c = s.get(CustomerRow, user_id)
-        out = {
+        out: dict[str, Any] = {
             "user_id": user_id,
             "customer": (
                 {
@@ -131,7 +132,7 @@ def delete_user(stack: RetrievalStack, user_id: str) -> DeletionReport:
         raise UnknownShopper(f"unknown shopper {user_id!r}")
     with stack.db.session() as s:  # one transaction: all or nothing
         counts = [
-            s.execute(delete(t).where(t.user_id == user_id)).rowcount
+            s.execute(delete(t).where(t.user_id == user_id)).rowcount  # type: ignore[attr-defined]
             for t in (EventRow, ChatLogRow, TicketRow, ExposureRow)
         ]
     stack.recommendations().forget(user_id)

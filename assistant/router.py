@@ -127,7 +127,10 @@ class IntentRouter:
     def __init__(self, encoder: Encoder, library: PromptLibrary, threshold: float = 0.45) -> None:
         import yaml
 
-        spec = yaml.safe_load(library.get("router").path.read_text())["examples"]
+        source = library.get("router").path
+        if source is None:
+            raise ValueError("the router prompt has no source file to read its examples from")
+        spec = yaml.safe_load(source.read_text())["examples"]
         self.encoder = encoder
         self.threshold = threshold
         self.labels = [intent for intent, examples in spec.items() for _ in examples]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -143,19 +144,19 @@ class RecommendationService:
                 )
             return self._profiles[user_id]
 
-    def record(self, events: list[dict | EventIn]) -> IngestResult:
+    def record(self, events: Sequence[dict | EventIn]) -> IngestResult:
         """Store events durably, then fold the accepted ones into live profiles."""
         import uuid
 
         # Give id-less events their id now, so the stored event and the profile agree.
-        events = [
+        stamped: list[dict | EventIn] = [
             ({"id": uuid.uuid4().hex, **e} if isinstance(e, dict) and not e.get("id") else e)
             for e in events
         ]
-        result = ingest(self.db, events, lambda pid: pid in self.catalogue, now=self.clock.now())
+        result = ingest(self.db, stamped, lambda pid: pid in self.catalogue, now=self.clock.now())
         accepted = set(result.accepted)
         with self._lock:
-            for raw in events:
+            for raw in stamped:
                 ev = raw if isinstance(raw, EventIn) else None
                 if ev is None:
                     try:

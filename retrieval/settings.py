@@ -88,14 +88,20 @@ class Settings(BaseSettings):
     widget_secret: str = "change-me-in-production"
 
     # Admission (assistant/web): over a limit a request is answered at once, never queued.
+    # One process runs Python on one core at a time (the GIL): small bounds keep few threads
+    # fighting for it, so the event loop and the cheap reads stay quick under overload.
     chat_max_in_flight: int = Field(
-        default=4, ge=1, description="Chat turns running at once, all front ends together."
+        default=2, ge=1, description="Chat turns running at once, all front ends together."
     )
     reads_max_in_flight: int = Field(
-        default=8,
+        default=4,
         ge=1,
-        description="Cheap reads (orders, products, home, health) at once, on their own threads.",
+        description="Cheap reads (orders, products, health) at once, on their own threads.",
     )
+    home_max_in_flight: int = Field(
+        default=1, ge=1, description="Home pages built at once (a read, but it ranks everything)."
+    )
+    events_max_in_flight: int = Field(default=2, ge=1, description="Event batches stored at once.")
     chat_per_minute: int = Field(default=30, ge=1, description="Chat turns per shopper per min.")
     events_per_minute: int = Field(default=120, ge=1, description="Event posts per shopper/min.")
     busy_retry_after_s: int = Field(default=2, ge=1, description="Retry-After on a 503 busy.")

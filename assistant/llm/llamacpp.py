@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
     """An in-process xllamacpp.Server over `gguf` (greedy sampling set per request)."""
     try:
-        import xllamacpp as xlc  # type: ignore[import-untyped]
+        import xllamacpp as xlc
     except ImportError as e:
         raise RuntimeError("the llamacpp backend needs `pip install xllamacpp`") from e
     params = xlc.CommonParams()
