@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from langchain_core.language_models import BaseChatModel
+
 from retrieval.settings import Settings
 from retrieval.stack import RetrievalStack
 
@@ -33,12 +35,16 @@ class Runtime:
 
     @classmethod
     def build(
-        cls, settings: Settings, *, load_llm: bool = True, background: bool = False, llm=None
+        cls,
+        settings: Settings,
+        *,
+        load_llm: bool = True,
+        background: bool = False,
+        llm: BaseChatModel | None = None,
     ) -> Runtime:
         stack = RetrievalStack.build(settings)
         ensure_indexed(stack)
-        desk = SupportDesk.from_stack(stack)
-        rt = cls(settings, stack, desk, Agent(stack, llm, tools=AgentTools(stack, desk)))
+        rt = cls.over(stack, llm, settings)
         if llm is not None:
             rt.llm_status = "ready"
         elif load_llm:
@@ -48,6 +54,18 @@ class Runtime:
             else:
                 rt._load_llm()
         return rt
+
+    @classmethod
+    def over(
+        cls,
+        stack: RetrievalStack,
+        llm: BaseChatModel | None = None,
+        settings: Settings | None = None,
+    ) -> Runtime:
+        """A runtime over a built, indexed stack: the service desk and the agent wired to it."""
+        desk = SupportDesk.from_stack(stack)
+        agent = Agent(stack, llm, tools=AgentTools(stack, desk))
+        return cls(settings or stack.settings, stack, desk, agent)
 
     def _load_llm(self) -> None:
         self.llm_status = "loading"

@@ -7,7 +7,19 @@ customer: home page, clicks (POST /api/events, with ids and an Idempotency-Key),
 an order look-up. Reports req/s, p50/p99 per endpoint, shed (429/503: "busy, try again") and
 errors (other 5xx, timeouts, dropped connections), with ratios against N=1 from the same run.
 
-    python bench/load.py [--levels 1,8,32,64] [--duration 15] [--data-dir DIR] [--json FILE]
+The N shoppers share this one Python process; under hundreds of them it saturates, and their
+timings then include waiting for their own client. So each level also runs a probe: one more
+shopper in a process of its own, looking up an order every 100 ms (the headline column), and
+every answer's `Server-Timing` gives the app's own share.
+
+    python bench/load.py [--levels 1,64,128,256] [--duration 15] [--data-dir DIR] [--json FILE]
+                         [--set chat_max_in_flight=4 --set reads_max_in_flight=8 ...]
+
+The app admits a chat turn or refuses it at once (503 + Retry-After) and serves reads
+(orders, products, health; home pages) and event writes from budgets of their own, so the
+first table shows the effect: order look-ups stay fast as shoppers multiply, and the 503s are
+counted, not hidden. Shoppers have no think time, but after a 429/503 one waits Retry-After
+(plus up to 50 % jitter) as a client should (`--ignore-retry-after`: it goes straight on).
 """
 
 from __future__ import annotations
@@ -16,17 +28,16 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import os
 import random
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.web.identity import issue_token  # noqa: E402
 from bench._common import REPO, Latency, fmt_ms, fmt_ratio, markdown_table, ratio  # noqa: E402
+from tests.support import AppServer  # noqa: E402
 
 log = logging.getLogger("bench.load")
 
@@ -61,15 +73,21 @@ class LevelStats:
     n: int
     duration_s: float = 0.0
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # The app's own time per 2xx answer (its Server-Timing header): the rest of a latency is
+    # spent before the app sees the request (the event loop, the CPU) or in this client.
+    server_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     failures: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     server_alive: bool = True
     server_rss_mb: float = 0.0
+    probe: list[tuple[int, float]] = field(default_factory=list)  # see probe_orders
 
-    def record(self, endpoint: str, status: int, ms: float) -> None:
+    def record(self, endpoint: str, status: int, ms: float, server_ms: float | None = None) -> None:
         self.statuses[endpoint][status] += 1
         if 200 <= status < 300:
             self.latencies_ms[endpoint].append(ms)
+            if server_ms is not None:
+                self.server_ms[endpoint].append(server_ms)
 
     def fail(self, endpoint: str, kind: str) -> None:
         self.failures[endpoint][kind] += 1
@@ -110,6 +128,10 @@ class LevelStats:
     def rps(self) -> float:
         return self.ok / self.duration_s if self.duration_s else 0.0
 
+    def status_count(self, status: int, endpoint: str | None = None) -> int:
+        eps = [endpoint] if endpoint else list(self.statuses)
+        return sum(self.statuses[ep][status] for ep in eps)
+
     def latency(self, endpoint: str) -> Latency:
         return Latency.of(self.latencies_ms.get(endpoint, []))
 
@@ -120,6 +142,8 @@ class LevelStats:
             "ok": self.ok,
             "rps": round(self.rps, 2),
             "shed": self.shed,
+            "status_503": self.status_count(503),
+            "status_429": self.status_count(429),
             "errors": self.errors,
             "server_errors": self.server_errors,
             "timeouts": self.timeouts,
@@ -127,9 +151,14 @@ class LevelStats:
             "client_errors": self.client_errors,
             "server_alive": self.server_alive,
             "server_rss_mb": round(self.server_rss_mb, 1),
+            "probe_orders": {
+                **Latency.of([ms for st, ms in self.probe if st == 200]).as_json(),
+                "statuses": dict(Counter(str(st) for st, _ in self.probe)),
+            },
             "endpoints": {
                 ep: {
                     **self.latency(ep).as_json(),
+                    "server": Latency.of(self.server_ms.get(ep, [])).as_json(),
                     "statuses": {str(k): v for k, v in sorted(self.statuses[ep].items())},
                     "failures": dict(self.failures[ep]),
                 }
@@ -138,96 +167,7 @@ class LevelStats:
         }
 
 
-# The app under test --------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class AppServer:
-    """`uvicorn app:create_app --factory` in a subprocess, configured through the environment."""
-
-    def __init__(self, data_dir: Path, secret: str, llm_backend: str, port: int) -> None:
-        self.data_dir, self.secret, self.port = data_dir, secret, port
-        self.llm_backend = llm_backend
-        self.proc: subprocess.Popen | None = None
-        # Outside the data dir: it outlives a temporary one, for a post-mortem.
-        self.log_path = Path(tempfile.gettempdir()) / f"shopassist-load-{port}.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float) -> None:
-        env = {
-            **os.environ,
-            "SHOPASSIST_DATA_DIR": str(self.data_dir),
-            "SHOPASSIST_LLM_BACKEND": self.llm_backend,
-            "SHOPASSIST_WIDGET_SECRET": self.secret,
-            "SHOPASSIST_HOST": "127.0.0.1",
-            "SHOPASSIST_PORT": str(self.port),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-            "GRADIO_ANALYTICS_ENABLED": "False",
-        }
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--no-access-log",  # one log line per request would cost the server CPU
-        ]
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=self._log)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the app exited with {self.proc.returncode}; see {self.log_path}"
-                )
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the app did not become healthy in {timeout_s:.0f} s")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def rss_mb(self) -> float:
-        """The server's resident memory (Linux /proc; 0 elsewhere)."""
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text() if self.proc else ""
-        except OSError:
-            return 0.0
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if getattr(self, "_log", None):
-            self._log.close()
-
-
+# The app under test: tests.support.AppServer (the tests' own) --------------------------
 def prepare_data_dir(data_dir: Path | None) -> tuple[Path, bool]:
     """(data dir, whether it is ours to delete). data/raw is linked in when the dir has no raw
     files; the app indexes it at start-up with its own code (Runtime.build → ensure_indexed)."""
@@ -266,15 +206,33 @@ def load_fixtures(data_dir: Path) -> Fixtures:
     return Fixtures(dict(orders), products)
 
 
+def _server_ms(header: str) -> float | None:
+    """`app;dur=12.3` → 12.3."""
+    for part in header.split(";"):
+        if part.strip().startswith("dur="):
+            try:
+                return float(part.strip()[4:])
+            except ValueError:
+                return None
+    return None
+
+
 # The shoppers -------------------------------------------------------------------------------
 class Driver:
     """Runs simulated shoppers; each visit is one real customer, cycling through them all so
     per-shopper rate limits reflect real traffic rather than one very fast user."""
 
     def __init__(
-        self, base_url: str, secret: str, fx: Fixtures, timeout_s: float, seed: int
+        self,
+        base_url: str,
+        secret: str,
+        fx: Fixtures,
+        timeout_s: float,
+        seed: int,
+        honour_retry_after: bool = True,
     ) -> None:
         self.base_url, self.secret, self.fx, self.timeout_s = base_url, secret, fx, timeout_s
+        self.honour_retry_after = honour_retry_after
         self.customers = sorted(fx.orders_by_customer)
         self.rng = random.Random(seed)
         self.rng.shuffle(self.customers)
@@ -309,7 +267,18 @@ class Driver:
         except httpx.HTTPError as exc:
             stats.fail(endpoint, type(exc).__name__)
             return None
-        stats.record(endpoint, resp.status_code, (time.perf_counter() - t) * 1e3)
+        stats.record(
+            endpoint,
+            resp.status_code,
+            (time.perf_counter() - t) * 1e3,
+            _server_ms(resp.headers.get("server-timing", "")),
+        )
+        if resp.status_code in SHED_STATUSES and self.honour_retry_after:
+            # As a client should (and a shopper who is shown "busy" does): come back later,
+            # with jitter, so the shoppers refused together don't all come back together.
+            retry = resp.headers.get("Retry-After", "1")
+            wait = min(float(retry) if retry.isdigit() else 1.0, 10.0)
+            await asyncio.sleep(wait * random.uniform(1.0, 1.5))
         if resp.status_code >= 500 and resp.status_code not in SHED_STATUSES:
             log.warning("%s %s → %s %s", method, path, resp.status_code, resp.text[:200])
         elif 400 <= resp.status_code < 500 and resp.status_code not in SHED_STATUSES:
@@ -359,24 +328,91 @@ class Driver:
 
     async def run_level(self, n: int, duration_s: float) -> LevelStats:
         stats = LevelStats(n)
-        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-        async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.timeout_s, limits=limits
-        ) as client:
+        # One client (one keep-alive connection) per shopper, as browsers are: a single pool
+        # shared by hundreds of tasks costs this process more CPU than the requests do.
+        clients = [
+            httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s) for _ in range(n)
+        ]
+        try:
             t = time.monotonic()
             deadline = t + duration_s
             # A visit in flight at the deadline finishes: it counts toward the elapsed time.
             await asyncio.gather(
                 *(
                     self.shopper(client, stats, deadline, self.rng.randrange(2**31))
-                    for _ in range(n)
+                    for client in clients
                 )
             )
             stats.duration_s = time.monotonic() - t
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
         return stats
 
 
+def probe_orders(
+    base_url: str, secret: str, customer: str, order_id: str, duration_s: float
+) -> list[tuple[int, float]]:
+    """One more shopper, in a process of its own, looking up an order every 100 ms.
+
+    The load shoppers share one Python process, which saturates under hundreds of them, so
+    their own timings include time spent waiting for their client; the probe's do not. Its
+    (status, ms) pairs are what one shopper sees while N others load the store."""
+    headers = {"Authorization": f"Bearer {issue_token(secret, customer, 3600)}"}
+    out: list[tuple[int, float]] = []
+    deadline = time.monotonic() + duration_s
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        while time.monotonic() < deadline:
+            t = time.perf_counter()
+            try:
+                status = http.get(f"/api/orders/{order_id}", headers=headers).status_code
+            except httpx.HTTPError:
+                status = 0
+            out.append((status, (time.perf_counter() - t) * 1e3))
+            time.sleep(0.1)
+    return out
+
+
 # Report ------------------------------------------------------------------------------------
+def admission_table(levels: list[LevelStats]) -> str:
+    """The headline: order look-ups vs chat turns, and what was shed."""
+    rows = []
+    for lv in levels:
+        orders, chat = lv.latency("orders"), lv.latency("chat")
+        in_app = Latency.of(lv.server_ms.get("orders", []))
+        probe = Latency.of([ms for st, ms in lv.probe if st == 200])
+        rows.append(
+            [
+                lv.n,
+                f"{fmt_ms(probe.p50)} / {fmt_ms(probe.p99)}",
+                sum(1 for st, _ in lv.probe if st != 200),
+                f"{fmt_ms(orders.p50)} / {fmt_ms(orders.p99)}",
+                f"{fmt_ms(in_app.p50)} / {fmt_ms(in_app.p99)}",
+                f"{fmt_ms(chat.p50)} / {fmt_ms(chat.p99)}",
+                lv.statuses["orders"][200],
+                lv.statuses["chat"][200],
+                lv.status_count(503, "chat"),
+                sum(lv.status_count(503, ep) for ep in ENDPOINTS if ep != "chat"),
+                lv.status_count(429),
+                lv.errors,
+            ]
+        )
+    headers = [
+        "N",
+        "order look-up p50 / p99 ms (probe)",
+        "probe non-200",
+        "order look-up p50 / p99 ms (load shoppers)",
+        "… of it in the app p50 / p99 ms",
+        "chat p50 / p99 ms",
+        "orders 200",
+        "chats 200",
+        "chat 503",
+        "other 503",
+        "429",
+        "errors",
+    ]
+    return markdown_table(headers, rows)
+
+
 def report(levels: list[LevelStats]) -> str:
     base = levels[0]
     rows = []
@@ -408,7 +444,7 @@ def report(levels: list[LevelStats]) -> str:
         "other 4xx",
         "server up",
     ]
-    out = [markdown_table(headers, rows), ""]
+    out = [admission_table(levels), "", markdown_table(headers, rows), ""]
     ratio_rows = []
     for lv in levels[1:]:
         ratio_rows.append(
@@ -438,15 +474,31 @@ def report(levels: list[LevelStats]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--levels", default="1,8,32,64", help="concurrent shoppers per level")
+    p.add_argument("--levels", default="1,64,128,256", help="concurrent shoppers per level")
     p.add_argument("--duration", type=float, default=15.0, help="seconds per level")
     p.add_argument("--data-dir", type=Path, help="an existing data dir (default: a fresh one)")
     p.add_argument("--llm", default="none", help="SHOPASSIST_LLM_BACKEND for the app")
     p.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
     p.add_argument("--startup-timeout", type=float, default=600.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ignore-retry-after",
+        action="store_true",
+        help="shoppers go straight on after a 429/503 instead of waiting Retry-After",
+    )
     p.add_argument("--json", type=Path, help="also write the results as JSON")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an app setting, e.g. chat_max_in_flight=4 (sent as SHOPASSIST_NAME)",
+    )
     args = p.parse_args(argv)
+    env = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        env[f"SHOPASSIST_{name.strip().upper()}"] = value.strip()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -455,8 +507,11 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir, owned = prepare_data_dir(args.data_dir)
     secret = secrets.token_urlsafe(24)
-    server = AppServer(data_dir, secret, args.llm, _free_port())
+    server = AppServer(data_dir, secret, args.llm, env=env)
     results: list[LevelStats] = []
+    # The probe shopper's own process (spawned now, so it is ready when the first level runs).
+    prober = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    prober.submit(time.sleep, 0).result()
     try:
         t = time.perf_counter()
         log.info("starting the app on %s (data dir %s)", server.url, data_dir)
@@ -464,12 +519,19 @@ def main(argv: list[str] | None = None) -> int:
         startup_s = time.perf_counter() - t
         log.info("app healthy after %.1f s", startup_s)
         fx = load_fixtures(data_dir)
-        driver = Driver(server.url, secret, fx, args.timeout, args.seed)
-        # Warm-up, not counted: the first home page builds the recommendation service.
+        driver = Driver(
+            server.url, secret, fx, args.timeout, args.seed, not args.ignore_retry_after
+        )
+        # Warm-up, not counted: first look-ups fill caches (customer names, profiles).
         asyncio.run(driver.run_level(2, 3.0))
+        cid = next(c for c in sorted(fx.orders_by_customer) if fx.orders_by_customer[c])
         for n in levels:
             log.info("level N=%d for %.0f s", n, args.duration)
+            probe = prober.submit(
+                probe_orders, server.url, secret, cid, fx.orders_by_customer[cid][0], args.duration
+            )
             stats = asyncio.run(driver.run_level(n, args.duration))
+            stats.probe = probe.result()
             stats.server_alive = server.alive()
             stats.server_rss_mb = server.rss_mb()
             results.append(stats)
@@ -478,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.error("the app died at N=%d; see %s", n, server.log_path)
                 break
     finally:
+        prober.shutdown()
         server.stop()
         if owned:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -486,8 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.duration:.0f} s per level, templates only (LLM backend {args.llm!r}), "
         f"client timeout {args.timeout:.0f} s; a visit = home, 1 events batch, 2 chat turns, "
-        f"1 order look-up as a signed-in customer. App start-up (incl. indexing): {startup_s:.1f} s.\n"
+        f"1 order look-up as a signed-in customer, no think time; after a 429/503 a shopper "
+        f"{'goes straight on' if args.ignore_retry_after else 'waits Retry-After (+ ≤50 % jitter)'}. "
+        f"App start-up (incl. indexing): {startup_s:.1f} s."
     )
+    print(f"App settings: {', '.join(args.set) or 'defaults'}.\n")
     print(report(results))
     if args.json:
         args.json.write_text(

@@ -94,14 +94,14 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Chat turns running at once, all front ends together."
     )
     reads_max_in_flight: int = Field(
-        default=4,
+        default=16,
         ge=1,
         description="Cheap reads (orders, products, health) at once, on their own threads.",
     )
     home_max_in_flight: int = Field(
-        default=1, ge=1, description="Home pages built at once (a read, but it ranks everything)."
+        default=2, ge=1, description="Home pages built at once (a read, but it ranks everything)."
     )
-    events_max_in_flight: int = Field(default=2, ge=1, description="Event batches stored at once.")
+    events_max_in_flight: int = Field(default=4, ge=1, description="Event batches stored at once.")
     chat_per_minute: int = Field(default=30, ge=1, description="Chat turns per shopper per min.")
     events_per_minute: int = Field(default=120, ge=1, description="Event posts per shopper/min.")
     busy_retry_after_s: int = Field(default=2, ge=1, description="Retry-After on a 503 busy.")

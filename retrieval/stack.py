@@ -36,6 +36,7 @@ class RetrievalStack:
     _catalogue: CatalogueIndex | None = None
     _recs: RecommendationService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _recs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, settings: Settings) -> RetrievalStack:
@@ -90,12 +91,11 @@ class RetrievalStack:
 
     def recommendations(self) -> RecommendationService:
         """The live RecommendationService (profiles, scoring core), built once."""
-        if self._recs is None:
-            model = ScoringModel.load_latest(self.settings.scoring_dir)
-            svc = RecommendationService(
-                self.catalogue, self.db, self.clock(), model, search=self.search()
-            )
-            log.info("scoring model %s serves the rankings", model.version)
-            with self._lock:
-                self._recs = svc
-        return self._recs
+        with self._recs_lock:  # concurrent first requests build it once, not once each
+            if self._recs is None:
+                model = ScoringModel.load_latest(self.settings.scoring_dir)
+                self._recs = RecommendationService(
+                    self.catalogue, self.db, self.clock(), model, search=self.search()
+                )
+                log.info("scoring model %s serves the rankings", model.version)
+            return self._recs

@@ -1,15 +1,18 @@
-"""Shared fixtures: isolated data dirs, a real embedded Chroma, and a real `chroma run` server."""
+"""Shared fixtures: isolated data dirs, a real embedded Chroma, a real `chroma run` server,
+private runtimes (`runtime_factory`) and the app in a real server (`app_server`).
+
+Plain helpers (the demo customer, `auth()`, `make_runtime`, `AppServer`) are in `support.py`.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +22,7 @@ import pytest
 from retrieval.embed import Encoder
 from retrieval.settings import Settings, apply_offline_env, get_settings
 from retrieval.stack import RetrievalStack
+from tests.support import SECRET, AppServer, free_port, make_runtime
 
 apply_offline_env()
 REPO = Path(__file__).resolve().parent.parent
@@ -133,12 +137,6 @@ def _drop_collections(settings: Settings) -> None:
             client.delete_collection(name)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ChromaServer:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -208,3 +206,36 @@ def server_stack(tmp_path_factory, encoder, chroma_server) -> RetrievalStack:
 def any_stack(request) -> RetrievalStack:
     """Runs a test once against embedded Chroma and once against the real server."""
     return request.getfixturevalue("stack" if request.param == "embedded" else "server_stack")
+
+
+@pytest.fixture(scope="session")
+def runtime_factory(tmp_path_factory, encoder) -> Callable[..., object]:
+    """`runtime_factory(name, **settings)`: a private, template-only Runtime on its own data
+    dir (the catalogue and knowledge base indexed), for tests that write to the database."""
+    from assistant.support import index_knowledge
+
+    def build(name: str, **overrides):
+        overrides = {"llm_backend": "none", "widget_secret": SECRET, **overrides}
+        settings = make_settings(tmp_path_factory.mktemp(name), **overrides)
+        stack = build_stack(settings, encoder)
+        index_knowledge(stack)
+        return make_runtime(settings, stack)
+
+    return build
+
+
+@pytest.fixture
+def app_server() -> Iterator[Callable[..., AppServer]]:
+    """`app_server(data_dir, **kwargs)`: the real app in a subprocess, started and healthy;
+    every one started is stopped when the test ends, pass or fail."""
+    started: list[AppServer] = []
+
+    def start(data_dir: Path, timeout_s: float = 180.0, **kwargs) -> AppServer:
+        server = AppServer(data_dir, **kwargs)
+        started.append(server)
+        server.start(timeout_s)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

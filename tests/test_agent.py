@@ -8,8 +8,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from assistant.agent import Agent
 from assistant.conversation import ConversationState
 from assistant.support import index_knowledge
+from tests.support import CUSTOMER
 
-CUSTOMER = "CG-12520"  # Claire Gute: orders CA-2016-152156 (Nov 2016) and more
 OTHERS_ORDER = "US-2016-118983"  # belongs to another customer
 
 

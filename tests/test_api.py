@@ -1,37 +1,32 @@
 """The HTTP API end to end through FastAPI's TestClient: every endpoint, good and bad input."""
 
 import json
+import threading
+import time
+from contextlib import contextmanager
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app import create_app
-from assistant.agent import Agent
+from assistant.conversation import Reply
 from assistant.runtime import Runtime
-from assistant.support import index_knowledge
-from assistant.web.api import ApiConfig
 from assistant.web.identity import issue_token, verify_token
+from assistant.web.shop import Shop
+from assistant.web.ui_chat import make_respond
+from assistant.web.ui_render import BUSY_TEXT
 from retrieval.db import EventRow, ExposureRow, OrderRow
-from tests.conftest import build_stack, make_settings
+from tests.support import CUSTOMER, SECRET, ThreadedServer, auth
 
-SECRET = "api-test-secret"
-CUSTOMER = "CG-12520"  # Claire Gute
 ORIGIN = "http://shop.example"
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory, encoder) -> Runtime:
+def runtime(runtime_factory) -> Runtime:
     # A private data dir: these tests record events and must not disturb the shared stack.
-    settings = make_settings(
-        tmp_path_factory.mktemp("web-api"),
-        llm_backend="none",
-        widget_secret=SECRET,
-        cors_origins=[ORIGIN],
-    )
-    stack = build_stack(settings, encoder)
-    index_knowledge(stack)
-    return Runtime(settings, stack, Agent(stack, None))
+    return runtime_factory("web-api", cors_origins=[ORIGIN])
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +45,6 @@ def orders(runtime) -> dict[str, str]:
         )
         other = s.scalar(select(OrderRow.id).where(OrderRow.customer_id != CUSTOMER))
     return {"own": own, "other": other}
-
-
-def auth(user: str = CUSTOMER, secret: str = SECRET) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(secret, user, 600)}"}
 
 
 def assert_error(resp, status: int, code: str | None = None) -> dict:
@@ -253,12 +244,187 @@ def test_huge_body_is_413(client):
 
 
 def test_chat_rate_limit_is_429(runtime):
-    limited = TestClient(create_app(runtime.settings, runtime, ApiConfig(chat_per_minute=2)))
+    settings = runtime.settings.model_copy(update={"chat_per_minute": 2})
+    limited = TestClient(create_app(settings, runtime))
     for _ in range(2):
         assert limited.post("/api/chat", json={"message": "hello"}).status_code == 200
     resp = limited.post("/api/chat", json={"message": "hello"})
     assert_error(resp, 429, "rate_limited")
     assert int(resp.headers["retry-after"]) >= 1
+
+
+# Admission: one gate, no queue -----------------------------------------------------------
+@contextmanager
+def all_slots_taken(lane):
+    """Hold every slot of a lane, as that many long turns (or reads) in flight would."""
+    taken = 0
+    while lane.slots.try_acquire():
+        taken += 1
+    try:
+        yield taken
+    finally:
+        for _ in range(taken):
+            lane.slots.release()
+
+
+def test_chat_over_the_in_flight_limit_is_503_at_once(client, orders):
+    shop = client.app.state.web.shop
+    with all_slots_taken(shop.chat) as taken:
+        assert taken == shop.settings.chat_max_in_flight
+        for stream in (False, True):
+            t = time.perf_counter()
+            resp = client.post("/api/chat", json={"message": "a bookcase", "stream": stream})
+            assert time.perf_counter() - t < 2.0  # refused, not queued
+            assert_error(resp, 503, "busy")
+            assert int(resp.headers["retry-after"]) == shop.settings.busy_retry_after_s
+        # Cheap reads have their own budget: a full chat lane does not hold them up.
+        assert client.get(f"/api/orders/{orders['own']}", headers=auth()).status_code == 200
+        assert client.get(f"/api/home/{CUSTOMER}", headers=auth()).status_code == 200
+        assert client.get("/api/health").status_code == 200
+        pid = client.app.state.web.runtime.stack.catalogue.products[0].id
+        assert client.get(f"/api/products/{pid}").status_code == 200
+    assert client.post("/api/chat", json={"message": "a bookcase"}).status_code == 200
+    assert shop.chat.slots.held == 0
+
+
+def test_reads_over_their_budget_are_503_and_chat_still_answers(client, orders, runtime):
+    shop = client.app.state.web.shop
+    pid = runtime.stack.catalogue.products[0].id
+    with all_slots_taken(shop.reads):
+        for path in (f"/api/orders/{orders['own']}", f"/api/products/{pid}", "/api/health"):
+            resp = client.get(path, headers=auth())
+            assert_error(resp, 503, "busy")
+            assert resp.headers["retry-after"]
+        # Home pages rank the catalogue: a budget of their own, so they can't crowd out
+        # order look-ups either.
+        assert client.get(f"/api/home/{CUSTOMER}", headers=auth()).status_code == 200
+        assert client.post("/api/chat", json={"message": "a bookcase"}).status_code == 200
+    with all_slots_taken(shop.homes):
+        assert_error(client.get(f"/api/home/{CUSTOMER}", headers=auth()), 503, "busy")
+        assert client.get(f"/api/orders/{orders['own']}", headers=auth()).status_code == 200
+    with all_slots_taken(shop.writes):
+        ev = {"id": "evt-busy-1", "type": "view", "product_id": pid}
+        assert_error(client.post("/api/events", headers=auth(), json=ev), 503, "busy")
+    # Not stored, not cached under its key: the retry is stored.
+    assert client.post("/api/events", headers=auth(), json=ev).json()["accepted"] == ["evt-busy-1"]
+    assert client.get(f"/api/orders/{orders['own']}", headers=auth()).status_code == 200
+    # Refused before any look-up: no token, no slot taken, same 401 as ever.
+    assert_error(client.get(f"/api/orders/{orders['own']}"), 401, "unauthorized")
+
+
+def test_one_turn_at_a_time_per_conversation(client):
+    shop = client.app.state.web.shop
+    sid = "busy-conversation-1"
+    turn = shop.chat_turn("hello", user_id=None, session_id=sid)  # admitted, still "running"
+    try:
+        resp = client.post("/api/chat", json={"message": "hello again", "session_id": sid})
+        assert_error(resp, 429, "session_busy")
+        other = client.post("/api/chat", json={"message": "hello", "session_id": "another-one"})
+        assert other.status_code == 200  # other conversations are not held up
+    finally:
+        turn.close()
+    assert client.post("/api/chat", json={"message": "hi", "session_id": sid}).status_code == 200
+
+
+def test_a_streamed_turn_holds_its_slot_until_the_stream_ends(client):
+    shop = client.app.state.web.shop
+    turn = shop.chat_turn("a bookcase under $200", user_id=None, session_id="streamed-turn-1")
+    pieces = turn.stream()
+    first = next(pieces)
+    assert isinstance(first, str) and shop.chat.slots.held == 1
+    rest = list(pieces)
+    assert isinstance(rest[-1], Reply) and shop.chat.slots.held == 0
+    # A turn admitted but dropped unstarted gives its slot back when closed.
+    dropped = shop.chat_turn("hi", user_id=None, session_id="streamed-turn-2")
+    assert shop.chat.slots.held == 1
+    dropped.close()
+    dropped.close()  # idempotent
+    assert shop.chat.slots.held == 0
+    # Through the API: nothing is left held after a stream.
+    with client.stream("POST", "/api/chat", json={"message": "a lamp", "stream": True}) as resp:
+        assert resp.status_code == 200
+        "".join(resp.iter_text())
+    assert shop.chat.slots.held == 0
+
+
+def _wait_until(cond, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return cond()
+
+
+@pytest.mark.parametrize("client_leaves", [False, True])
+def test_streamed_chat_over_http_holds_its_slot_to_the_end(runtime, monkeypatch, client_leaves):
+    gate = threading.Event()
+
+    def gated_stream(state, message):  # the first piece, then wait: a long generation
+        yield "Hello "
+        gate.wait(30)
+        yield "there."
+        yield Reply(text="Hello there.", intent="greeting")
+
+    monkeypatch.setattr(runtime.agent, "stream", gated_stream)
+    app = create_app(runtime.settings, runtime, ui=False)
+    shop = app.state.web.shop
+    server = ThreadedServer(app)
+    server.start()
+    try:
+        body = {"message": "hi", "stream": True}
+        with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=30) as resp:
+            assert resp.status_code == 200
+            lines = resp.iter_lines()
+            assert next(lines) == "event: delta"
+            assert shop.chat.slots.held == 1  # mid-stream: the turn still holds its slot
+            if not client_leaves:
+                gate.set()
+                rest = "\n".join(lines)
+                assert "event: reply" in rest
+        gate.set()
+        assert _wait_until(lambda: shop.chat.slots.held == 0), "the slot was never released"
+        assert httpx.post(f"{server.url}/api/chat", json={"message": "hi"}).status_code == 200
+    finally:
+        gate.set()
+        server.stop()
+
+
+def test_the_ui_goes_through_the_same_gate(client):
+    shop = client.app.state.web.shop
+    respond = make_respond(shop)
+    with all_slots_taken(shop.chat):
+        t = time.perf_counter()
+        *_, (box, history, sid) = respond("a bookcase", [], CUSTOMER, None, None)
+        assert time.perf_counter() - t < 2.0
+    assert history[-1] == {"role": "assistant", "content": BUSY_TEXT} and sid
+    *_, (_, history, sid2) = respond("a bookcase", [], CUSTOMER, sid, None)
+    assert sid2 == sid and "chat-card" in history[-1]["content"]
+    assert shop.chat.slots.held == 0
+
+
+def test_the_ui_is_rate_limited_like_the_api(runtime):
+    settings = runtime.settings.model_copy(update={"chat_per_minute": 1})
+    respond = make_respond(Shop(runtime, settings))
+    *_, (_, first, _) = respond("hello", [], "AA-10315", None, None)
+    *_, (_, second, _) = respond("hello", [], "AA-10315", None, None)
+    assert first[-1]["content"] != BUSY_TEXT and second[-1]["content"] == BUSY_TEXT
+
+
+def test_chat_uses_the_prompt_version_of_its_ab_variant(client):
+    shop = client.app.state.web.shop
+    exp = shop.experiment("reco-prompt")
+    assert exp is not None
+    by_variant: dict[str, str] = {}
+    for n in range(200):  # bucketing is a stable hash: find one shopper id per variant
+        by_variant.setdefault(exp.assign(f"ab-{n}").name, f"ab-{n}")
+    assert len(by_variant) == len(exp.variants)
+    for variant, bucket in by_variant.items():
+        turn = shop.chat_turn("a bookcase", user_id=None, session_id=bucket)
+        try:
+            turn.reply()
+            wanted = next(v.prompt_version for v in exp.variants if v.name == variant)
+            assert turn.state.prompt_version == wanted
+        finally:
+            turn.close()
 
 
 # Home pages ------------------------------------------------------------------------------

@@ -56,3 +56,41 @@ def test_search_bench_quick(tmp_path):
             # Exact search is its own ground truth; the planner's exact path must match it.
             assert group["methods"]["exact-all"]["recall_at_10_mean"] == 1.0
             assert group["methods"]["planner-exact"]["recall_at_10_mean"] == 1.0
+
+
+@pytest.mark.timeout(300)
+def test_load_bench_quick(tmp_path, runtime_factory):
+    """The load bench against the real app (a subprocess) on an already indexed data dir: it
+    runs, counts what it sheds, and meets no errors. Not a timing test."""
+    runtime = runtime_factory("load-bench")
+    out = tmp_path / "load.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "load.py"),
+            "--levels",
+            "1,6",
+            "--duration",
+            "2",
+            "--data-dir",
+            str(runtime.settings.data_dir),
+            "--set",
+            "chat_max_in_flight=1",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "# Load benchmark" in proc.stdout
+    assert "| N | order look-up p50 / p99 ms (probe) | probe non-200 |" in proc.stdout
+    data = json.loads(out.read_text())
+    assert [lv["n"] for lv in data["levels"]] == [1, 6]
+    for lv in data["levels"]:
+        assert lv["server_alive"] and lv["errors"] == 0 and lv["client_errors"] == 0
+        assert lv["endpoints"]["orders"]["statuses"].get("200", 0) > 0
+        assert "status_503" in lv and lv["probe_orders"]["n"] > 0

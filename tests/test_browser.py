@@ -5,11 +5,9 @@ Screenshots go to artifacts/screenshots/. Needs /usr/bin/chromium (`make chromiu
 
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -22,18 +20,14 @@ if not os.path.exists(CHROMIUM):
         allow_module_level=True,
     )
 
-import uvicorn  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from app import create_app  # noqa: E402
-from assistant.agent import Agent  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
-from assistant.support import index_knowledge  # noqa: E402
 from retrieval.db import ChatLogRow, OrderRow  # noqa: E402
-from tests.conftest import build_stack, free_port, make_settings  # noqa: E402
+from tests.support import CUSTOMER, ThreadedServer, free_port  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-CUSTOMER = "CG-12520"  # Claire Gute: the demo page's customer too
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -47,40 +41,18 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory, encoder) -> Runtime:
-    settings = make_settings(
-        tmp_path_factory.mktemp("web-browser"),
-        llm_backend="none",
-        widget_secret="browser-test-secret",
-    )
-    stack = build_stack(settings, encoder)
-    index_knowledge(stack)
-    return Runtime(settings, stack, Agent(stack, None))
+def runtime(runtime_factory) -> Runtime:
+    return runtime_factory("web-browser")  # CUSTOMER is the demo page's customer too
 
 
 @pytest.fixture(scope="module")
 def base_url(runtime):
     port = free_port()
     runtime.settings.cors_origins = [f"http://127.0.0.1:{port}"]
-    app = create_app(runtime.settings, runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        pytest.fail("the app did not start")
-    yield url
-    server.should_exit = True
-    thread.join(15)
+    server = ThreadedServer(create_app(runtime.settings, runtime), port)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -24,26 +24,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app import create_app
-from assistant.agent import Agent
 from assistant.llm import model_files
 from assistant.llm.model_files import ModelFileError, model_path
 from assistant.runtime import Runtime
 from assistant.support import index_knowledge
-from assistant.web.identity import issue_token
-from bench.load import AppServer
 from retrieval.constraints import parse
 from retrieval.db import ChatLogRow, EventRow, OrderRow
-from tests.conftest import ChromaServer, build_stack, free_port, make_settings
+from tests.conftest import ChromaServer, build_stack, make_settings
+from tests.support import CUSTOMER, SECRET, auth, make_runtime
 
 log = logging.getLogger(__name__)
-SECRET = "faults-test-secret"
-CUSTOMER = "CG-12520"  # Claire Gute, a real Superstore customer with orders
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def auth(user: str = CUSTOMER) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, user, 600)}"}
 
 
 def assert_json_error(resp: httpx.Response, status: int, code: str) -> dict:
@@ -64,14 +56,9 @@ def own_order(runtime: Runtime) -> str:
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory, encoder) -> Runtime:
+def runtime(runtime_factory) -> Runtime:
     """A private, embedded, template-only runtime (the DB faults must not touch other tests)."""
-    settings = make_settings(
-        tmp_path_factory.mktemp("faults"), llm_backend="none", widget_secret=SECRET
-    )
-    stack = build_stack(settings, encoder)
-    index_knowledge(stack)
-    return Runtime(settings, stack, Agent(stack, None))
+    return runtime_factory("faults")
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +77,7 @@ def test_chroma_killed_mid_session_degrades_then_recovers(tmp_path, encoder):
         )
         stack = build_stack(settings, encoder)
         index_knowledge(stack)
-        runtime = Runtime(settings, stack, Agent(stack, None))
+        runtime = make_runtime(settings, stack)
         client = TestClient(create_app(settings, runtime))
         search = stack.search()
         query = parse("a comfortable office chair", stack.catalogue.vocabulary)
@@ -150,7 +137,7 @@ def test_corrupt_model_file_is_refused_and_templates_answer(tmp_path, runtime, c
 
     # The runtime's own load path with the local backend: it refuses the file and keeps serving.
     settings = runtime.settings.model_copy(update={"llm_backend": "local", "data_dir": tmp_path})
-    rt = Runtime(settings, runtime.stack, Agent(runtime.stack, None))
+    rt = make_runtime(settings, runtime.stack)
     rt._load_llm()
     assert rt.llm_status.startswith("unavailable: ") and "SHA-256 mismatch" in rt.llm_status
     assert rt.agent.llm is None
@@ -251,11 +238,46 @@ def test_storage_failure_is_a_clear_503_and_chat_still_answers(fault, runtime, c
 
 # Killing the app mid-write -----------------------------------------------------------------
 BATCH = 25
+TOTAL = 400  # batches
+KILL_AFTER = 40  # acknowledged batches before the kill
+# One attempt's limit. It only bounds an attempt: a slow answer (a busy machine) is retried
+# with the same ids and Idempotency-Key; what decides the test is the deadline below.
+ATTEMPT_TIMEOUT_S = 60.0
+WRITE_DEADLINE_S = 180.0  # for the first KILL_AFTER acknowledgements, and for the retries
 
 
 def _batch(n: int, pid: str) -> list[dict]:
     # One shopper per batch: the per-shopper events rate limit is not what is tested here.
     return [{"id": f"kill-{n}-{i}", "type": "click", "product_id": pid} for i in range(BATCH)]
+
+
+def _post(http: httpx.Client, n: int, pid: str) -> httpx.Response | None:
+    try:
+        return http.post(
+            "/api/events",
+            json={"events": _batch(n, pid)},
+            headers={**auth(f"shopper-{n}"), "Idempotency-Key": f"batch-{n}"},
+        )
+    except httpx.HTTPError:  # a timeout, or the server gone: not acknowledged
+        return None
+
+
+def _pause(resp: httpx.Response | None) -> float:
+    if resp is not None and resp.headers.get("Retry-After", "").isdigit():
+        return min(float(resp.headers["Retry-After"]), 2.0)
+    return 0.1
+
+
+def post_until_stored(http: httpx.Client, n: int, pid: str, deadline: float) -> dict:
+    """Retry one batch (same ids, same Idempotency-Key) until a 200 or the deadline."""
+    while True:
+        resp = _post(http, n, pid)
+        if resp is not None and resp.status_code == 200:
+            return resp.json()
+        if time.monotonic() > deadline:
+            got = "no answer" if resp is None else f"{resp.status_code} {resp.text[:200]}"
+            pytest.fail(f"batch {n} not stored by the deadline (last: {got})")
+        time.sleep(_pause(resp))
 
 
 def _per_batch_counts(db: Path, batches: int) -> dict[int, int]:
@@ -270,8 +292,8 @@ def _per_batch_counts(db: Path, batches: int) -> dict[int, int]:
     return counts
 
 
-@pytest.mark.timeout(240)
-def test_app_killed_while_writing_events_loses_nothing(tmp_path, encoder):
+@pytest.mark.timeout(600)
+def test_app_killed_while_writing_events_loses_nothing(tmp_path, encoder, app_server):
     settings = make_settings(tmp_path / "data", llm_backend="none", widget_secret=SECRET)
     if not settings.resolved_database_url.startswith("sqlite"):
         pytest.skip("inspects the SQLite file directly")
@@ -281,74 +303,62 @@ def test_app_killed_while_writing_events_loses_nothing(tmp_path, encoder):
     db = Path(stack.db.engine.url.database)
     stack.db.engine.dispose()
 
-    total = 400
     acked: set[int] = set()
     lock = threading.Lock()
-    todo = list(range(total))
+    todo = list(range(TOTAL))
     stop = threading.Event()
 
     def writer(url: str) -> None:
-        with httpx.Client(base_url=url, timeout=10) as http:
+        # Keeps writing until told to stop: a failed or timed-out attempt puts its batch
+        # back for a later retry and never ends the writer.
+        with httpx.Client(base_url=url, timeout=ATTEMPT_TIMEOUT_S) as http:
             while not stop.is_set():
                 with lock:
                     if not todo:
                         return
                     n = todo.pop(0)
-                try:
-                    resp = http.post(
-                        "/api/events",
-                        json={"events": _batch(n, pid)},
-                        headers={**auth(f"shopper-{n}"), "Idempotency-Key": f"batch-{n}"},
-                    )
-                except httpx.HTTPError:
-                    resp = None
+                resp = _post(http, n, pid)
+                ok = resp is not None and resp.status_code == 200
                 with lock:
-                    if resp is not None and resp.status_code == 200:
+                    if ok:
                         acked.add(n)
                     else:
                         todo.append(n)  # unacknowledged: retried later
-                if resp is None:
-                    return  # the server is gone
+                if not ok:
+                    time.sleep(_pause(resp))
 
-    server = AppServer(settings.data_dir, SECRET, "none", free_port())
-    server.start(timeout_s=120)
+    # Healthy means ready: the app builds its services before it listens (see create_app).
+    server = app_server(settings.data_dir, secret=SECRET)
+    threads = [threading.Thread(target=writer, args=(server.url,)) for _ in range(3)]
+    for t in threads:
+        t.start()
     try:
-        threads = [threading.Thread(target=writer, args=(server.url,)) for _ in range(3)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        while len(acked) < 40 and time.monotonic() < deadline:
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        while len(acked) < KILL_AFTER and time.monotonic() < deadline:
             time.sleep(0.01)
-        server.proc.kill()  # SIGKILL while the writers are mid-request
-        server.proc.wait()
+        server.kill()  # SIGKILL while the writers are mid-request
+    finally:
         stop.set()
         for t in threads:
-            t.join(15)
-    finally:
-        server.stop()
+            t.join(ATTEMPT_TIMEOUT_S + 5)
     killed_with = len(acked)
-    assert 40 <= killed_with < total, "the kill must land mid-stream"
+    assert KILL_AFTER <= killed_with < TOTAL, (
+        f"the kill must land mid-stream ({killed_with} batches acknowledged in "
+        f"{WRITE_DEADLINE_S:.0f} s; see {server.log_path})"
+    )
 
     # Straight after the crash: every acknowledged batch is whole, no batch is partial.
-    counts = _per_batch_counts(db, total)
+    counts = _per_batch_counts(db, TOTAL)
     assert all(counts[n] == BATCH for n in acked), "an acknowledged event was lost"
     assert set(counts.values()) <= {0, BATCH}, "a batch was partially written"
 
-    restarted = AppServer(settings.data_dir, SECRET, "none", free_port())
-    restarted.start(timeout_s=120)
-    try:
-        retried: dict[int, dict] = {}
-        with httpx.Client(base_url=restarted.url, timeout=10) as http:
-            for n in sorted(set(range(total)) - acked):
-                resp = http.post(
-                    "/api/events",
-                    json={"events": _batch(n, pid)},
-                    headers={**auth(f"shopper-{n}"), "Idempotency-Key": f"batch-{n}"},
-                )
-                assert resp.status_code == 200, resp.text
-                retried[n] = resp.json()
-    finally:
-        restarted.stop()
+    restarted = app_server(settings.data_dir, secret=SECRET)
+    retried: dict[int, dict] = {}
+    deadline = time.monotonic() + WRITE_DEADLINE_S
+    with httpx.Client(base_url=restarted.url, timeout=ATTEMPT_TIMEOUT_S) as http:
+        for n in sorted(set(range(TOTAL)) - acked):
+            retried[n] = post_until_stored(http, n, pid, deadline)
+    restarted.stop()
     for n, body in retried.items():
         # A batch committed before the kill but never acknowledged comes back as duplicates,
         # as a whole; one that was not committed is stored now, as a whole.
@@ -359,12 +369,12 @@ def test_app_killed_while_writing_events_loses_nothing(tmp_path, encoder):
         killed_with,
         sum(1 for body in retried.values() if body["duplicates"]),
     )
-    final = _per_batch_counts(db, total)
+    final = _per_batch_counts(db, TOTAL)
     assert all(c == BATCH for c in final.values())  # every event once (ids are primary keys)
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("SELECT count(*) FROM events WHERE id LIKE 'kill-%'").fetchone() == (
-            total * BATCH,
+            TOTAL * BATCH,
         )
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:

@@ -21,18 +21,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app import create_app
-from assistant.agent import Agent
 from assistant.runtime import Runtime
-from assistant.support import index_knowledge
-from assistant.web.api import ApiConfig
 from assistant.web.identity import issue_token
 from retrieval.constraints import ConstraintError, Constraints, parse
 from retrieval.db import EventRow, OrderRow
 from retrieval.events import CLOCK_SKEW, EVENT_TYPES, EventIn, ingest
-from tests.conftest import build_stack, make_settings
+from tests.support import CUSTOMER, SECRET, auth
 
-SECRET = "property-test-secret"
-CUSTOMER = "CG-12520"
 # Statuses an API call may answer; 5xx other than a deliberate 503 is always a failure.
 ALLOWED = {200, 207, 400, 401, 404, 405, 413, 422, 429}
 
@@ -47,21 +42,17 @@ NOW = datetime(2018, 1, 1)
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory, encoder) -> Runtime:
-    settings_ = make_settings(
-        tmp_path_factory.mktemp("properties"), llm_backend="none", widget_secret=SECRET
-    )
-    stack = build_stack(settings_, encoder)
-    index_knowledge(stack)
-    return Runtime(settings_, stack, Agent(stack, None))
+def runtime(runtime_factory) -> Runtime:
+    return runtime_factory("properties")
 
 
 @pytest.fixture(scope="module")
 def client(runtime) -> TestClient:
     # Rate limits out of the way: hypothesis sends hundreds of requests from one address.
-    config = ApiConfig(chat_per_minute=10**6, events_per_minute=10**6)
+    limits = {"chat_per_minute": 10**6, "events_per_minute": 10**6}
+    settings_ = runtime.settings.model_copy(update=limits)
     # raise_server_exceptions: an unhandled exception fails the test with its traceback.
-    return TestClient(create_app(runtime.settings, runtime, config))
+    return TestClient(create_app(settings_, runtime))
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +66,6 @@ def order_ids(runtime) -> list[str]:
         own = list(s.scalars(select(OrderRow.id).where(OrderRow.customer_id == CUSTOMER)))
         other = list(s.scalars(select(OrderRow.id).where(OrderRow.customer_id != CUSTOMER)))
     return own[:5] + other[:5]
-
-
-def auth(user: str = CUSTOMER) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, user, 600)}"}
 
 
 def check(resp) -> Any:

@@ -12,8 +12,7 @@ from retrieval.items import ItemFeatures
 from retrieval.profile import Profile
 from retrieval.scoring import FEATURES, Context, ScoringCore, ScoringModel, ScoringParams, mmr
 from retrieval.train import TrainConfig, train_scoring_model
-
-CUSTOMER = "CG-12520"  # Claire Gute, the first customer in the Superstore data
+from tests.support import CUSTOMER
 
 
 @pytest.fixture(scope="module")

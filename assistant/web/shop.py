@@ -1,11 +1,13 @@
-"""What the web UI and the HTTP API share: customers, A/B-assigned home pages, chat sessions
-and feedback. Kept free of FastAPI and Gradio so both front ends (and tests) use one path."""
+"""What the web UI and the HTTP API share: customers, A/B-assigned home pages, chat sessions,
+feedback, and the one admission gate for chat turns (`Shop.chat_turn`). Kept free of FastAPI
+and Gradio so every front end (and the tests) goes through one path."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -14,14 +16,17 @@ from retrieval.ab import Experiment, Variant, load_experiments, log_click, log_e
 from retrieval.db import ChatLogRow, CustomerRow
 from retrieval.events import utcnow
 from retrieval.home import HomePage, build_home
+from retrieval.settings import Settings
 
-from ..conversation import ConversationState
+from ..conversation import ConversationState, Reply
 from ..guards import redact
 from ..runtime import Runtime
+from .admission import Busy, Lane, RateLimiter, SessionBusy
 
 log = logging.getLogger(__name__)
 
 HOME_EXPERIMENT = "home-diversity"
+PROMPT_EXPERIMENT = "reco-prompt"
 ANONYMOUS = frozenset({"anonymous", "new"})
 
 
@@ -43,15 +48,53 @@ class HomeView:
 class Shop:
     """The web-facing façade over one Runtime."""
 
-    def __init__(self, runtime: Runtime, max_concurrent_chats: int = 4) -> None:
+    def __init__(self, runtime: Runtime, settings: Settings | None = None) -> None:
         self.runtime = runtime
         self.stack = runtime.stack
-        # Chat turns are CPU-bound; the UI and the API share one bound so overload queues
-        # (then gets a clear "busy") instead of slowing every conversation down.
-        self.chat_slots = threading.BoundedSemaphore(max_concurrent_chats)
+        self.settings = settings = settings or runtime.settings
+        self.sessions = SessionStore(settings.max_sessions)
+        # Chat turns are CPU-bound: the UI, the API and the widget share one bound, and a turn
+        # over it is refused at once ("busy") instead of queueing behind the others.
+        self.chat = Lane("chat", settings.chat_max_in_flight, settings.busy_retry_after_s)
+        self.chat_limiter = RateLimiter(settings.chat_per_minute)
+        # Reads get slots and threads of their own, so chat turns can never starve them: point
+        # look-ups (orders, products, health) apart from home pages, which rank the catalogue.
+        # Event writes are bounded too. Bounds keep few threads fighting for the GIL at once.
+        retry = settings.busy_retry_after_s
+        self.reads = Lane("reads", settings.reads_max_in_flight, retry)
+        self.homes = Lane("home", settings.home_max_in_flight, retry)
+        self.writes = Lane("events", settings.events_max_in_flight, retry)
         self._experiments: dict[str, Experiment] | None = None
         self._names: dict[str, str] | None = None
         self._lock = threading.Lock()
+
+    # Admission ---------------------------------------------------------------------------
+    def chat_turn(
+        self,
+        message: str,
+        *,
+        user_id: str | None,
+        session_id: str,
+        client: str | None = None,
+    ) -> ChatTurn:
+        """Admit one chat turn now or refuse it now; it never waits for capacity.
+
+        Applies, in order: the rate limit per shopper (`client`, e.g. an address, keys an
+        anonymous one), the conversation's lock (one turn at a time per conversation), and the
+        global in-flight limit. Raises RateLimited / SessionBusy (429) or Busy (503), each with
+        a `retry_after`. The returned turn holds its slots until its reply is built or its
+        stream ends (or it is closed)."""
+        retry = self.settings.busy_retry_after_s
+        self.chat_limiter.check(f"user:{user_id}" if user_id else f"ip:{client or 'unknown'}")
+        slot = self.sessions.get(user_id, session_id)
+        if not slot.lock.acquire(blocking=False):
+            raise SessionBusy("this conversation is still answering", 1)
+        if slot.state.turns == 0 and slot.state.prompt_version is None:
+            slot.state.prompt_version = self.prompt_version_for(user_id or session_id)
+        if not self.chat.slots.try_acquire():
+            slot.lock.release()
+            raise Busy("the assistant is busy; please retry shortly", retry)
+        return ChatTurn(self, slot, message)
 
     # Customers ---------------------------------------------------------------------------
     def customers(self, limit: int | None = None) -> list[Customer]:
@@ -73,14 +116,19 @@ class Shop:
         return self.customer_name(user_id) is not None
 
     # Home page with the A/B test --------------------------------------------------------
-    def experiment(self) -> Experiment | None:
+    def experiment(self, name: str = HOME_EXPERIMENT) -> Experiment | None:
         if self._experiments is None:
             try:
-                self._experiments = load_experiments(self.runtime.settings.experiments_file)
+                self._experiments = load_experiments(self.settings.experiments_file)
             except Exception as exc:  # a broken experiments file must not take the home page down
                 log.error("could not load experiments: %s", exc)
                 self._experiments = {}
-        return self._experiments.get(HOME_EXPERIMENT)
+        return self._experiments.get(name)
+
+    def prompt_version_for(self, bucket_id: str) -> int | None:
+        """The recommendation prompt this conversation's A/B variant uses (None: the latest)."""
+        exp = self.experiment(PROMPT_EXPERIMENT)
+        return exp.assign(bucket_id).prompt_version if exp else None
 
     def variant_for(self, bucket_id: str) -> Variant | None:
         exp = self.experiment()
@@ -148,6 +196,56 @@ class Shop:
                     ts=utcnow(),
                 )
             )
+
+
+class ChatTurn:
+    """One admitted turn. Call `reply()` once, or iterate `stream()` once; either releases the
+    conversation lock and the in-flight slot when done. `close()` releases them if neither
+    runs (idempotent; also a last resort when the turn is garbage-collected)."""
+
+    def __init__(self, shop: Shop, slot: _Slot, message: str) -> None:
+        self._shop, self._slot, self.message = shop, slot, message
+        self._released = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> ConversationState:
+        return self._slot.state
+
+    @property
+    def session_id(self) -> str:
+        return self._slot.state.session_id
+
+    def reply(self) -> Reply:
+        try:
+            return self._shop.runtime.agent.turn(self.state, self.message)
+        finally:
+            self.close()
+
+    def stream(self) -> Generator[str | Reply]:
+        try:
+            yield from self._shop.runtime.agent.stream(self.state, self.message)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._shop.chat.slots.release()
+        self._slot.lock.release()
+
+    def __enter__(self) -> ChatTurn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_released", True):
+            log.warning("a chat turn was dropped without finishing: releasing its slot")
+            self.close()
 
 
 @dataclass

@@ -171,7 +171,9 @@
 
   function errorText(status, body) {
     if (body && body.error && body.error.message) return body.error.message;
-    if (status === 429) return "We're busy right now \u2014 please try again in a moment.";
+    if (status === 429 || status === 503) {
+      return "We're busy right now \u2014 please try again in a moment.";
+    }
     return "Something went wrong (" + status + "). Please try again.";
   }
 

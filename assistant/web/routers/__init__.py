@@ -1,0 +1,1 @@
+"""One `APIRouter` per concern; `assistant.web.app` includes them under /api."""

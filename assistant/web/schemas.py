@@ -1,0 +1,237 @@
+"""The API's request and response models. Product cards and home items are validated from
+the one `Recommendation` type (`from_attributes`), never re-built field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from ..conversation import Reply
+    from ..support.orders import OrderView
+    from .shop import HomeView
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+def jsonable(obj: Any) -> Any:
+    # Tool-call arguments may hold dates or enums; this matches `shopassist ask --json`.
+    return json.loads(json.dumps(obj, default=str))
+
+
+class ChatRequest(BaseModel):
+    # extra="forbid": a `user_id` in the body is an error, not a silently ignored hint.
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="The shopper's message. Over the configured limit (2,000 "
+        "characters by default) the assistant answers politely.",
+    )
+    session_id: str | None = Field(
+        default=None,
+        pattern=SESSION_ID_PATTERN,
+        description="Continue a conversation; omit to start one.",
+    )
+    stream: bool = Field(
+        default=False, description="Stream text/event-stream: `delta` events then `reply`."
+    )
+
+
+class ProductCardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    reason: str
+    contributions: dict[str, float] = {}
+
+
+class ToolCallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    args: dict[str, Any]
+    ok: bool
+    ms: float
+    error: str | None = None
+
+
+class ChatResponse(BaseModel):
+    """`Reply.as_json()` (the same JSON as `shopassist ask --json`) plus the session id."""
+
+    # A reply field not declared here still reaches the client, as `ask --json` shows it.
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str
+    signed_in: bool
+    text: str
+    intent: str
+    products: list[ProductCardOut]
+    cited_ids: list[str]
+    candidate_ids: list[str]
+    tool_calls: list[ToolCallOut]
+    timings_ms: dict[str, float]
+    citations: list[dict[str, Any]]
+    generated: bool
+    fallback: bool
+    validation_problems: list[str]
+    refused: str | None
+    ticket_id: int | None
+    route_confidence: float
+    degraded: bool
+
+    @classmethod
+    def body(cls, reply: Reply, session_id: str, signed_in: bool) -> dict:
+        """The response body as JSON-ready data."""
+        fields = {f.name: getattr(reply, f.name) for f in dataclasses.fields(reply)}
+        model = cls.model_validate({"session_id": session_id, "signed_in": signed_in, **fields})
+        return jsonable(model.model_dump())
+
+
+class HomeItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    score: float
+    reason: str
+    contributions: dict[str, float]
+
+
+class HomeSectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    title: str
+    items: list[HomeItemOut]
+
+
+class HomeResponse(BaseModel):
+    user_id: str | None
+    profile_summary: str
+    cold_start: bool
+    sections: list[HomeSectionOut]
+    timings_ms: dict[str, float]
+    experiment: str | None
+    variant: str | None
+
+    @classmethod
+    def of(cls, view: HomeView) -> HomeResponse:
+        page = view.page
+        return cls(
+            user_id=page.user_id,
+            profile_summary=page.profile_summary,
+            cold_start=page.cold_start,
+            sections=[HomeSectionOut.model_validate(s) for s in page.sections],
+            timings_ms=page.timings_ms,
+            experiment=view.experiment,
+            variant=view.variant,
+        )
+
+
+class EventErrorOut(BaseModel):
+    index: int
+    event_id: str | None
+    code: str = Field(description="invalid | unknown_product | future_timestamp | user_mismatch")
+    message: str
+
+
+class EventsResponse(BaseModel):
+    accepted: list[str]
+    duplicates: list[str] = Field(description="ids already stored: an idempotent retry")
+    errors: list[EventErrorOut]
+
+
+class TrackingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    carrier: str
+    reference: str
+
+
+class OrderLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_id: str
+    name: str
+    category: str
+    sub_category: str
+    quantity: int
+    unit_price: float
+    discount: float
+    line_total: float
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    order_date: str
+    ship_date: str | None
+    ship_mode: str
+    status: str
+    delivery_estimate: str | None
+    tracking: TrackingOut | None
+    city: str
+    state: str
+    total: float
+    lines: list[OrderLineOut]
+
+    @classmethod
+    def of(cls, view: OrderView) -> OrderOut:
+        return cls(
+            order_id=view.order_id,
+            order_date=view.order_date.isoformat(),
+            ship_date=view.ship_date.isoformat() if view.ship_date else None,
+            ship_mode=view.ship_mode,
+            status=str(view.status),
+            delivery_estimate=(
+                view.delivery_estimate.isoformat() if view.delivery_estimate else None
+            ),
+            tracking=TrackingOut.model_validate(view.tracking) if view.tracking else None,
+            city=view.city,
+            state=view.state,
+            total=view.total,
+            lines=[OrderLineOut.model_validate(ln) for ln in view.lines],
+        )
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    category: str
+    sub_category: str
+    price: float
+    brand: str | None
+    features: str
+    rating: float | None
+
+
+class ChromaHealth(BaseModel):
+    ok: bool
+    ms: float
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    catalogue_size: int
+    llm_status: str
+    chroma: ChromaHealth
+    sessions: int
+
+
+class MeResponse(BaseModel):
+    signed_in: bool
+    user_id: str | None
+    name: str | None

@@ -1,0 +1,168 @@
+"""What the Gradio UI renders: its theme and CSS, and every HTML fragment it shows.
+
+Every string that reaches HTML is escaped here, so a product name or a model sentence can
+never inject markup. Nothing here decides a fact.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+from ..conversation import ProductCard, Reply
+
+BUSY_TEXT = "The assistant is busy with other shoppers right now. Please try again in a moment."
+
+# Plain-language labels for the scoring core's features ("Why this?").
+FEATURE_LABELS = {
+    "query_sim": "Matches what you asked for",
+    "profile_sim": "Similar to what you buy",
+    "session_sim": "Similar to what you just viewed",
+    "sub_category_affinity": "A sub-category you shop",
+    "category_affinity": "A category you shop",
+    "brand_affinity": "A brand you like",
+    "price_fit": "Fits your usual price range",
+    "popularity": "Popular with shoppers",
+    "trend": "Trending now",
+    "co_purchase": "Bought together with your items",
+    "bought_before": "You bought it before",
+    "long_tail": "Hidden-gem boost",
+}
+
+UI_CSS = """
+.gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
+#sa-header h1 { margin: 0; font-size: 1.55rem; }
+#sa-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); }
+#llm-status { font-size: .9rem; }
+.sa-section h2 { font-size: 1.15rem; margin: 1.1rem 0 .2rem; }
+.sa-section p { margin: 0; color: var(--body-text-color-subdued); font-size: .9rem; }
+.sa-cards { display: grid !important; gap: 12px !important;
+  grid-template-columns: repeat(auto-fill, minmax(175px, 1fr)); }
+.sa-card > :first-child { flex-grow: 1; }
+.sa-cards > * { min-width: 0 !important; width: auto !important; }
+.sa-card { border: 1px solid var(--border-color-primary); border-radius: 12px !important;
+  padding: 12px !important; background: var(--background-fill-primary);
+  justify-content: space-between; }
+.pc-cat { font-size: .75rem; text-transform: uppercase; letter-spacing: .03em;
+  color: var(--body-text-color-subdued); }
+.pc-name { font-weight: 600; line-height: 1.3; margin: 4px 0; min-height: 2.6em;
+  display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
+.pc-price { font-weight: 700; color: #047857; font-size: 1.05rem; }
+.pc-reason { font-size: .82rem; color: var(--body-text-color-subdued); margin-top: 4px;
+  min-height: 2.4em; }
+.sa-actions { gap: 6px !important; flex-wrap: nowrap !important; }
+.sa-actions button { padding: 4px 6px !important; font-size: .8rem !important;
+  white-space: nowrap; }
+.sa-actions .sa-view { flex: 0 0 auto !important; }
+.sa-actions .sa-cart { flex: 1 1 auto !important; }
+button.sa-why { background: transparent !important; border: none !important;
+  box-shadow: none !important; color: var(--color-accent) !important;
+  text-decoration: underline; font-size: .8rem !important; padding: 2px !important; }
+#why-panel .why-box { border: 1px solid var(--border-color-primary); border-radius: 12px;
+  padding: 12px 14px; background: var(--background-fill-secondary); }
+.why-row { display: grid; grid-template-columns: minmax(120px, 1.4fr) 2fr 56px; gap: 8px;
+  align-items: center; font-size: .85rem; margin: 3px 0; }
+.why-bar { height: 10px; border-radius: 5px; }
+.why-pos { background: #10b981; } .why-neg { background: #f87171; }
+.why-val { text-align: right; font-variant-numeric: tabular-nums; }
+.sa-notice { padding: 8px 12px; border-radius: 8px; background: #ecfdf5; color: #065f46;
+  font-size: .9rem; }
+.chat-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr));
+  gap: 8px; margin-top: 8px; }
+.chat-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 8px 10px;
+  background: var(--background-fill-primary); font-size: .85rem; }
+.chat-card b { display: block; line-height: 1.25; }
+.chat-card .cc-price { color: #047857; font-weight: 700; }
+.chat-card small { display: block; color: var(--body-text-color-subdued); margin-top: 3px; }
+.chat-card .cc-sku { font-size: .72rem; opacity: .8; }
+@media (max-width: 640px) {
+  .sa-card { min-width: 150px !important; }
+  .why-row { grid-template-columns: 1fr 1fr 48px; }
+}
+"""
+
+
+def ui_theme() -> gr.themes.Base:
+    # System fonts only: the app must render offline, with no font CDN.
+    return gr.themes.Soft(
+        primary_hue="blue",
+        neutral_hue="slate",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "monospace"],
+    )
+
+
+# HTML fragments (all escaped) ----------------------------------------------------------------
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def card_html(item: dict) -> str:
+    return (
+        f'<div class="pc" data-product-id="{esc(item["id"])}">'
+        f'<div class="pc-cat">{esc(item["category"])} · {esc(item["sub_category"])}</div>'
+        f'<div class="pc-name" title="{esc(item["name"])}">{esc(item["name"])}</div>'
+        f'<div class="pc-price">${float(item["price"]):,.2f}</div>'
+        f'<div class="pc-reason">{esc(item.get("reason") or "")}</div></div>'
+    )
+
+
+def why_html(item: dict | None) -> str:
+    if not item:
+        return ""
+    contrib: dict[str, float] = item.get("contributions") or {}
+    rows = sorted(
+        ((k, v) for k, v in contrib.items() if abs(v) >= 0.005), key=lambda kv: -abs(kv[1])
+    )[:7]
+    top = max((abs(v) for _, v in rows), default=1.0) or 1.0
+    lines = (
+        "".join(
+            f'<div class="why-row"><span>{esc(FEATURE_LABELS.get(k, k.replace("_", " ")))}</span>'
+            f'<div class="why-bar {"why-pos" if v >= 0 else "why-neg"}" '
+            f'style="width:{max(4, round(100 * abs(v) / top))}%"></div>'
+            f'<span class="why-val">{v:+.2f}</span></div>'
+            for k, v in rows
+        )
+        or "<p>No strong signals: this is a popular pick.</p>"
+    )
+    return (
+        f'<div class="why-box" data-product-id="{esc(item["id"])}">'
+        f"<strong>Why “{esc(item['name'])}”?</strong>"
+        f'<p style="margin:.2rem 0 .5rem">{esc(item.get("reason") or "")}</p>{lines}'
+        '<p style="font-size:.75rem;margin-top:.4rem">Green pushed it up, red pulled it down.</p>'
+        "</div>"
+    )
+
+
+def reply_html(reply: Reply) -> str:
+    """The assistant's message: escaped text, then its products as cards.
+
+    Gradio's sanitiser drops data-* attributes in chat messages, so the item number is shown
+    as text (as stores do), which also keeps the cards checkable against the catalogue."""
+    text = esc(reply.text)
+    return text + (("\n\n" + chat_cards_html(reply.products)) if reply.products else "")
+
+
+def chat_cards_html(products: list[ProductCard]) -> str:
+    cards = "".join(
+        f'<div class="chat-card" data-product-id="{esc(p.id)}"><b>{esc(p.name)}</b>'
+        f'<span class="cc-price">${p.price:,.2f}</span> · {esc(p.sub_category)}'
+        f"<small>{esc(p.reason)}</small><small class='cc-sku'>Item {esc(p.id)}</small></div>"
+        for p in products
+    )
+    return f'<div class="chat-cards">{cards}</div>'
+
+
+def llm_status_text(status: str) -> str:
+    if status == "ready":
+        return "Assistant ready."
+    if status == "loading":
+        return (
+            "The language model is still loading: answers are written from templates "
+            "until it's ready."
+        )
+    if status.startswith("unavailable"):
+        return "Answers are written from templates (the language model is unavailable)."
+    return "Answers are written from templates."
