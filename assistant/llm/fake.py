@@ -62,13 +62,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         """Tools are ignored: the script decides when to emit tool calls."""
         return self
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         self.calls.append(list(messages))
         out = self.respond(messages) if self.respond is not None else next(self.messages)
         msg = out if isinstance(out, AIMessage) else AIMessage(content=out)

@@ -14,14 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant.llm.messages import to_role_dicts
 from assistant.llm.model_files import model_path
+from assistant.llm.text_stream import TextStreamChatModel
 
 if TYPE_CHECKING:
     from retrieval.settings import Settings
@@ -47,7 +45,7 @@ def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
     return xlc.Server(params)
 
 
-class LlamaCppChatModel(BaseChatModel):
+class LlamaCppChatModel(TextStreamChatModel):
     """Chat completions against an in-process llama.cpp server; greedy (temperature 0)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -79,26 +77,9 @@ class LlamaCppChatModel(BaseChatModel):
             req["stop"] = stop
         return req
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        res = self._srv().handle_chat_completions(self._request(messages, stop, False))
-        if "error" in res:
-            raise RuntimeError(f"llama.cpp error: {res['error']}")
-        text = res["choices"][0]["message"].get("content") or ""
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
+    def _pieces(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> Iterator[str]:
         # The server calls back synchronously while it generates; collect on a thread and
         # hand pieces over through a queue so this stays a true generator.
         import queue
@@ -127,10 +108,7 @@ class LlamaCppChatModel(BaseChatModel):
             for choice in (item or {}).get("choices", []) if isinstance(item, dict) else []:
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                    if run_manager:
-                        run_manager.on_llm_new_token(piece, chunk=chunk)
-                    yield chunk
+                    yield piece
 
 
 def build_llamacpp(settings: Settings) -> LlamaCppChatModel:

@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import openai
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -75,15 +73,9 @@ class OpenAIChatModel(ChatOpenAI):
             payload["extra_headers"] = {"Authorization": openai.Omit()}
         return payload
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
-            return super()._generate(messages, stop, run_manager, **kwargs)
+            return super()._generate(*args, **kwargs)
         except openai.OpenAIError as exc:
             raise self._service_error(exc) from exc
 
@@ -93,15 +85,9 @@ class OpenAIChatModel(ChatOpenAI):
         except openai.OpenAIError as exc:
             raise self._service_error(exc) from exc
 
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+            return await super()._agenerate(*args, **kwargs)
         except openai.OpenAIError as exc:
             raise self._service_error(exc) from exc
 

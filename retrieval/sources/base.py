@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -96,6 +97,14 @@ class CatalogueSource(Protocol):
 
 class SourceMissingError(FileNotFoundError):
     """The raw files were not fetched: run `make data` (set-up), never downloaded at run time."""
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """A fetched CSV's rows, or a clear SourceMissingError when set-up has not fetched it."""
+    if not path.exists():
+        raise SourceMissingError(f"{path} is missing; run `make data` to fetch it at set-up")
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 # Sub-categories whose items are bought again and again; the home page may re-recommend them.

