@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -21,6 +23,20 @@ from .settings import Settings
 from .store import PRODUCTS, VectorStore
 
 log = logging.getLogger(__name__)
+
+
+def copy_data_dir(src: Path, into: Path) -> None:
+    """A private, writable copy of an indexed data dir (database and vectors copied; the
+    read-only fetched data and models linked), for runs that must not touch the original."""
+    for name in ("shopassist.db", "chroma"):
+        path = src / name
+        if path.is_dir():
+            shutil.copytree(path, into / name)
+        elif path.exists():
+            shutil.copy2(path, into / name)
+    for name in ("raw", "models"):
+        if (src / name).exists():
+            (into / name).symlink_to((src / name).resolve(), target_is_directory=True)
 
 
 class CatalogueNotIndexed(RuntimeError):

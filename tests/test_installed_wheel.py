@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from assistant.support.knowledge import default_knowledge_dir, load_sections
+from retrieval.stack import copy_data_dir
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = (
@@ -106,16 +107,8 @@ def data_dir(stack, tmp_path_factory) -> Path:
     from assistant.support import index_knowledge
 
     index_knowledge(stack)
-    src, into = stack.settings.data_dir, tmp_path_factory.mktemp("wheel-data")
-    for name in ("shopassist.db", "chroma"):
-        path = src / name
-        if path.is_dir():
-            shutil.copytree(path, into / name)
-        elif path.exists():
-            shutil.copy2(path, into / name)
-    for name in ("raw", "models"):
-        if (src / name).exists():
-            (into / name).symlink_to((src / name).resolve(), target_is_directory=True)
+    into = tmp_path_factory.mktemp("wheel-data")
+    copy_data_dir(stack.settings.data_dir, into)
     return into
 
 

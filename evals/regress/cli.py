@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from retrieval.settings import Settings
+from retrieval.stack import copy_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,7 @@ def isolated_copy(settings: Settings, into: Path) -> Settings:
     if settings.database_url or settings.chroma_url:
         log.warning("external database or Chroma configured: running against it directly")
         return settings
-    src = settings.data_dir
-    for name in ("shopassist.db", "chroma"):
-        path = src / name
-        if path.is_dir():
-            shutil.copytree(path, into / name)
-        elif path.exists():
-            shutil.copy2(path, into / name)
-    for name in ("raw", "models"):
-        if (src / name).exists():
-            (into / name).symlink_to((src / name).resolve(), target_is_directory=True)
+    copy_data_dir(settings.data_dir, into)
     return settings.model_copy(update={"data_dir": into})
 
 
