@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from retrieval.constraints import ConstraintError, parse
@@ -49,6 +49,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _lines(prompt: str) -> Iterator[str]:
+    """What the user types at `prompt`, line by line, until an empty line or end of input."""
+    while True:
+        try:
+            line = input(prompt).strip()
+        except EOFError:
+            return
+        if not line:
+            return
+        yield line
+
+
 def _print_hits(hits, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps([h.as_json() for h in hits], indent=2) + "\n")
@@ -81,14 +93,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.query:
         return run(" ".join(args.query))
     sys.stdout.write("Search the catalogue (empty line or Ctrl-D to quit).\n")
-    while True:
-        try:
-            query = input("search> ").strip()
-        except EOFError:
-            return 0
-        if not query:
-            return 0
+    for query in _lines("search> "):
         run(query)
+    return 0
 
 
 @command("home")
@@ -178,6 +185,15 @@ def _runtime(settings: Settings):
     return Runtime.build(settings, load_llm=settings.llm_backend != "none")
 
 
+def _print_reply(rt, state, message: str) -> None:
+    """The assistant's reply to `message`, printed as it streams."""
+    for piece in rt.agent.stream(state, message):
+        if isinstance(piece, str):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
 @command("ask")
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .conversation import ConversationState
@@ -188,11 +204,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         reply = rt.agent.turn(state, " ".join(args.message))
         sys.stdout.write(json.dumps(reply.as_json(), indent=2, default=str) + "\n")
         return 0
-    for piece in rt.agent.stream(state, " ".join(args.message)):
-        if isinstance(piece, str):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-    sys.stdout.write("\n")
+    _print_reply(rt, state, " ".join(args.message))
     return 0
 
 
@@ -204,19 +216,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     state = ConversationState(user_id=args.user or None)
     who = args.user or "a new visitor"
     sys.stdout.write(f"Chatting as {who} (model: {rt.llm_status}). Empty line to quit.\n")
-    while True:
-        try:
-            message = input("you> ").strip()
-        except EOFError:
-            return 0
-        if not message:
-            return 0
+    for message in _lines("you> "):
         sys.stdout.write("assistant> ")
-        for piece in rt.agent.stream(state, message):
-            if isinstance(piece, str):
-                sys.stdout.write(piece)
-                sys.stdout.flush()
-        sys.stdout.write("\n")
+        _print_reply(rt, state, message)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,11 @@ def _iso(v):
     return v.isoformat() if hasattr(v, "isoformat") else v
 
 
+def _record(row: object, *names: str) -> dict[str, Any]:
+    """The named columns of a row, dates and times as ISO strings: one exported record."""
+    return {n: _iso(getattr(row, n)) for n in names}
+
+
 def _known(stack: RetrievalStack, user_id: str) -> bool:
     with stack.db.session() as s:
         if s.get(CustomerRow, user_id) is not None:
@@ -61,64 +66,29 @@ def export_user(stack: RetrievalStack, user_id: str) -> dict:
         c = s.get(CustomerRow, user_id)
         out: dict[str, Any] = {
             "user_id": user_id,
-            "customer": (
-                {
-                    "name": c.name,
-                    "segment": c.segment,
-                    "city": c.city,
-                    "state": c.state,
-                    "region": c.region,
-                }
-                if c
-                else None
-            ),
+            "customer": _record(c, "name", "segment", "city", "state", "region") if c else None,
             "orders": [
-                {"id": o.id, "order_date": _iso(o.order_date), "ship_mode": o.ship_mode}
+                _record(o, "id", "order_date", "ship_mode")
                 for o in s.scalars(select(OrderRow).where(OrderRow.customer_id == user_id))
             ],
             "events": [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "product_id": e.product_id,
-                    "ts": _iso(e.ts),
-                    "session_id": e.session_id,
-                    "origin": e.origin,
-                }
+                _record(e, "id", "type", "product_id", "ts", "session_id", "origin")
                 for e in s.scalars(
                     select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.ts)
                 )
             ],
             "chat_logs": [
-                {
-                    "session_id": r.session_id,
-                    "role": r.role,
-                    "text": r.text,
-                    "ts": _iso(r.ts),
-                    "meta": r.meta,
-                }
+                _record(r, "session_id", "role", "text", "ts", "meta")
                 for r in s.scalars(
                     select(ChatLogRow).where(ChatLogRow.user_id == user_id).order_by(ChatLogRow.ts)
                 )
             ],
             "tickets": [
-                {
-                    "id": t.id,
-                    "reason": t.reason,
-                    "summary": t.summary,
-                    "created_at": _iso(t.created_at),
-                    "status": t.status,
-                }
+                _record(t, "id", "reason", "summary", "created_at", "status")
                 for t in s.scalars(select(TicketRow).where(TicketRow.user_id == user_id))
             ],
             "ab_exposures": [
-                {
-                    "experiment": x.experiment,
-                    "variant": x.variant,
-                    "kind": x.kind,
-                    "product_id": x.product_id,
-                    "ts": _iso(x.ts),
-                }
+                _record(x, "experiment", "variant", "kind", "product_id", "ts")
                 for x in s.scalars(select(ExposureRow).where(ExposureRow.user_id == user_id))
             ],
         }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
+import itertools
 import json
 import logging
 import os
@@ -61,18 +62,15 @@ def greedy(model: Any, ids: Any, new: int) -> tuple[list[int], float, float]:
     """Manual KV-cache greedy loop: (tokens, ttft seconds, steady tok/s), no early stop."""
     import torch
 
+    from assistant.llm.local import greedy_tokens
+
     out: list[int] = []
-    cache = None
     t0 = time.perf_counter()
     t1 = t0
     with torch.inference_mode():
-        for i in range(new):
-            res = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-            cache = res.cache
-            nxt = int(res.logits[0, -1].argmax())
+        for nxt in itertools.islice(greedy_tokens(model, ids), new):
             out.append(nxt)
-            ids = torch.tensor([[nxt]])
-            if i == 0:
+            if len(out) == 1:
                 t1 = time.perf_counter()
     steady = time.perf_counter() - t1
     return out, t1 - t0, (new - 1) / steady if steady > 0 else float("nan")

@@ -138,6 +138,11 @@ def build_queries(products: list[Product], n: int, seed: int) -> list[QuerySpec]
             text = " ".join(pick(names).split()[:4]).lower()
         out.append(QuerySpec("unfiltered", Constraints(text=text)))
 
+    def brand_and_sub() -> tuple[str, str]:
+        """A big brand and one of the sub-categories it sells in."""
+        b = pick(big_brands)
+        return b, pick(sorted(set(sub[brand == b])))
+
     def template(t: int) -> Constraints:
         s = pick(subs)
         in_sub = price[sub == s]
@@ -159,9 +164,7 @@ def build_queries(products: list[Product], n: int, seed: int) -> list[QuerySpec]
             b = pick(big_brands)
             return Constraints(text=f"{b} products", brands=frozenset({b}))
         if t == 4:
-            b = pick(big_brands)
-            bs = sorted(set(sub[brand == b]))
-            s = pick(bs)
+            b, s = brand_and_sub()
             return Constraints(
                 text=f"{b} {s.lower()}", brands=frozenset({b}), sub_categories=frozenset({s})
             )
@@ -184,9 +187,7 @@ def build_queries(products: list[Product], n: int, seed: int) -> list[QuerySpec]
             c = pick(cats)
             return Constraints(text=f"{adj} {c.lower()}", categories=frozenset({c}))
         if t == 8:
-            b = pick(big_brands)
-            bs = sorted(set(sub[brand == b]))
-            s = pick(bs)
+            b, s = brand_and_sub()
             return Constraints(
                 text=f"{s.lower()} but not {b}",
                 sub_categories=frozenset({s}),

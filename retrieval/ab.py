@@ -87,8 +87,8 @@ def load_experiments(path: Path) -> dict[str, Experiment]:
     return out
 
 
-def log_exposures(
-    db: Database, experiment: str, variant: str, user_id: str, product_ids: list[str]
+def _log(
+    db: Database, experiment: str, variant: str, user_id: str, kind: str, product_ids: list[str]
 ) -> None:
     now = utcnow()
     with db.session() as s:
@@ -98,25 +98,21 @@ def log_exposures(
                 variant=variant,
                 user_id=user_id,
                 product_id=p,
-                kind="exposure",
+                kind=kind,
                 ts=now,
             )
             for p in product_ids
         )
 
 
+def log_exposures(
+    db: Database, experiment: str, variant: str, user_id: str, product_ids: list[str]
+) -> None:
+    _log(db, experiment, variant, user_id, "exposure", product_ids)
+
+
 def log_click(db: Database, experiment: str, variant: str, user_id: str, product_id: str) -> None:
-    with db.session() as s:
-        s.add(
-            ExposureRow(
-                experiment=experiment,
-                variant=variant,
-                user_id=user_id,
-                product_id=product_id,
-                kind="click",
-                ts=utcnow(),
-            )
-        )
+    _log(db, experiment, variant, user_id, "click", [product_id])
 
 
 @dataclass(frozen=True)

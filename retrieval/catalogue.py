@@ -21,21 +21,6 @@ from .store import PRODUCTS, VectorStore
 log = logging.getLogger(__name__)
 
 
-def product_from_row(r: ProductRow) -> Product:
-    return Product(
-        id=r.id,
-        name=r.name,
-        category=r.category,
-        sub_category=r.sub_category,
-        price=r.price,
-        source=r.source,
-        brand=r.brand,
-        features=r.features,
-        rating=r.rating,
-        consumable=r.consumable,
-    )
-
-
 def product_metadata(p: Product) -> dict:
     """Chroma metadata: scalars only, no None."""
     return {
@@ -139,7 +124,7 @@ class CatalogueIndex:
     @classmethod
     def load(cls, db: Database, store: VectorStore) -> CatalogueIndex:
         with db.session() as s:
-            rows = {r.id: product_from_row(r) for r in s.scalars(select(ProductRow))}
+            rows = {r.id: Product.from_record(r) for r in s.scalars(select(ProductRow))}
         ids, vecs, _ = store.all_vectors(PRODUCTS)
         keep = [i for i, pid in enumerate(ids) if pid in rows]
         missing = len(rows) - len(keep)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -132,6 +133,17 @@ class ChatLogRow(Base):
     ts: Mapped[datetime] = mapped_column(DateTime)
 
 
+RowT = TypeVar("RowT", bound=Base)
+
+
+def row_from(table: type[RowT], record: object, **values: Any) -> RowT:
+    """A `table` row from a source record: each of the record's fields that is a column of the
+    table, plus `values` (which supply or override columns)."""
+    columns = table.__table__.columns.keys()
+    found = {k: v for k, v in vars(record).items() if k in columns}
+    return table(**(found | values))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers run during writes; synchronous=FULL so a committed event survives a kill.
     cur = dbapi_conn.cursor()
@@ -176,59 +188,14 @@ class Database:
         with self.session() as s:
             for table in (OrderLineRow, OrderRow, CustomerRow, ProductRow):
                 s.execute(delete(table))
-            s.add_all(
-                ProductRow(
-                    id=p.id,
-                    name=p.name,
-                    category=p.category,
-                    sub_category=p.sub_category,
-                    price=p.price,
-                    brand=p.brand,
-                    source=p.source,
-                    features=p.features,
-                    rating=p.rating,
-                    consumable=p.consumable,
-                    content_hash=p.content_hash(),
-                )
-                for p in data.products
-            )
-            s.add_all(
-                CustomerRow(
-                    id=c.id,
-                    name=c.name,
-                    segment=c.segment,
-                    city=c.city,
-                    state=c.state,
-                    region=c.region,
-                )
-                for c in data.customers
-            )
+            s.add_all(row_from(ProductRow, p, content_hash=p.content_hash()) for p in data.products)
+            s.add_all(row_from(CustomerRow, c) for c in data.customers)
             s.flush()
             for o in data.orders:
-                s.add(
-                    OrderRow(
-                        id=o.id,
-                        customer_id=o.customer_id,
-                        order_date=o.order_date,
-                        ship_date=o.ship_date,
-                        ship_mode=o.ship_mode,
-                        city=o.city,
-                        state=o.state,
-                        postal_code=o.postal_code,
-                    )
-                )
+                s.add(row_from(OrderRow, o))
             s.flush()
             s.add_all(
-                OrderLineRow(
-                    order_id=o.id,
-                    product_id=ln.product_id,
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                    discount=ln.discount,
-                    sales=ln.sales,
-                )
-                for o in data.orders
-                for ln in o.lines
+                row_from(OrderLineRow, ln, order_id=o.id) for o in data.orders for ln in o.lines
             )
         log.info(
             "loaded %d products, %d customers, %d orders",

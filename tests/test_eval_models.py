@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,7 @@ from retrieval.evaluation.run import (
 )
 from retrieval.evaluation.splitting import leave_last_event_out
 
-DATA = Path(
-    os.environ.get("SHOPASSIST_RAW_DIR", Path(__file__).resolve().parent.parent / "data" / "raw")
-).parent
+from .eval_fixtures import DATA, need
 
 
 def clustered(seed: int = 0) -> Split:
@@ -110,10 +107,7 @@ def test_tuning_uses_validation_only() -> None:
 def test_superstore_smoke(tmp_path: Path) -> None:
     """All baselines on the real Superstore split; its purchases are close to random, so every
     model sits near the random-ranking level (10 / 1862 = 0.0054 recall)."""
-    csv_path = DATA / SUPERSTORE_CSV
-    if not csv_path.exists():
-        pytest.fail(f"{csv_path} is missing: run `make data`")
-    split = load_superstore(csv_path)
+    split = load_superstore(need(DATA / SUPERSTORE_CSV))
     # Adding a model is one line: a bare factory works alongside the specs.
     models = {**BASELINES, "knn-fixed": lambda: ItemKNN(k=50, shrink=5.0)}
     rows = evaluate_split(split, models, tune_params=False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,30 +20,22 @@ from retrieval.evaluation.datasets import (
     retail_category,
 )
 
-DATA = Path(
-    os.environ.get("SHOPASSIST_RAW_DIR", Path(__file__).resolve().parent.parent / "data" / "raw")
-).parent
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `make data` (scripts/fetch_eval_data.sh)")
-    return path
+from .eval_fixtures import DATA, need
 
 
 @pytest.fixture(scope="module")
 def superstore() -> Split:
-    return load_superstore(_need(DATA / SUPERSTORE_CSV))
+    return load_superstore(need(DATA / SUPERSTORE_CSV))
 
 
 @pytest.fixture(scope="module")
 def ml100k() -> Split:
-    return load_ml100k(_need(DATA / ML100K_DIR))
+    return load_ml100k(need(DATA / ML100K_DIR))
 
 
 @pytest.fixture(scope="module")
 def retail() -> Split:
-    return load_online_retail(_need(DATA / ONLINE_RETAIL_TAR))
+    return load_online_retail(need(DATA / ONLINE_RETAIL_TAR))
 
 
 def _pairs(d: InteractionData) -> Counter:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import socket
 import threading
 import time
@@ -23,6 +22,8 @@ from assistant.generate import generate_checked
 from assistant.llm import LLMServiceError, OpenAIChatModel, build_chat_model, openai_chat_model
 from assistant.validate import Verdict
 from retrieval.settings import get_settings
+
+from .llamacpp import start_llamacpp_server
 
 ANSWER = "The Hon Pagoda chair is $150, within your budget."
 
@@ -220,28 +221,11 @@ def test_retries_come_from_the_client(server):
 
 @pytest.fixture(scope="module")
 def llamacpp_server(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    xlc = pytest.importorskip("xllamacpp")
-    from assistant.llm.model_files import model_path
-
-    settings = get_settings()
-    try:
-        gguf = model_path("smollm2", settings.models_dir)
-    except Exception as exc:
-        pytest.skip(f"SmolLM2 GGUF unavailable: {exc}")
-    key = secrets.token_urlsafe(16)
-    params = xlc.CommonParams()
-    params.model.path = str(gguf)
-    params.n_ctx = 2048
-    params.n_parallel = 1
-    params.cpuparams.n_threads = 1  # one thread holds its speed on a shared machine
-    params.cpuparams_batch.n_threads = 1
-    params.warmup = False
-    params.hostnames = ["127.0.0.1"]
-    params.port = free_port()
-    params.model_alias = "smollm2"
-    params.api_keys = [key]
-    server = xlc.Server(params)
-    yield f"http://127.0.0.1:{params.port}/v1", key
+    # One thread holds its speed on a shared machine.
+    server, base, key = start_llamacpp_server(
+        get_settings().models_dir, n_ctx=2048, threads=1, warmup=False
+    )
+    yield base, key
     del server
 
 

@@ -185,33 +185,13 @@ def test_openai_backend_against_a_real_llamacpp_http_server(stack, targets):
     """xllamacpp's prebuilt wheel embeds llama.cpp's HTTP server (/v1/chat/completions): start
     it on loopback with the packaged SmolLM2 GGUF and drive the `openai` backend and the agent
     through real HTTP, with the red-team scorer on every reply."""
-    xlc = pytest.importorskip("xllamacpp")
-    import secrets
-
     from assistant.llm import build_chat_model
-    from assistant.llm.model_files import model_path
 
-    from .conftest import free_port
+    from .llamacpp import start_llamacpp_server
 
-    try:
-        gguf = model_path("smollm2", stack.settings.models_dir)
-    except Exception as exc:
-        pytest.skip(f"SmolLM2 GGUF unavailable: {exc}")
-    key = secrets.token_urlsafe(16)
-    params = xlc.CommonParams()
-    params.model.path = str(gguf)
-    params.n_ctx = 4096
-    params.n_parallel = 1
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.hostnames = ["127.0.0.1"]
-    params.port = free_port()
-    params.model_alias = "smollm2"
-    params.api_keys = [key]
-    server = xlc.Server(params)
+    server, base, key = start_llamacpp_server(stack.settings.models_dir, n_ctx=4096, threads=2)
     address = server.listening_address
     assert address.startswith("127.0.0.1:") or "127.0.0.1" in str(address), address
-    base = f"http://127.0.0.1:{params.port}/v1"
 
     import httpx
 

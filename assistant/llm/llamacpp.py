@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
-    """An in-process xllamacpp.Server over `gguf` (greedy sampling set per request)."""
+def server_params(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
+    """xllamacpp.CommonParams for a server over `gguf` that answers one request at a time,
+    locked with a fresh random API key (`params.api_keys[0]`)."""
     try:
         import xllamacpp as xlc
     except ImportError as e:
@@ -42,6 +43,14 @@ def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
     params.warmup = False
     # Default host is 127.0.0.1; the key stops other local users (in-process calls skip HTTP).
     params.api_keys = [secrets.token_urlsafe(24)]
+    return params
+
+
+def make_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Any:
+    """An in-process xllamacpp.Server over `gguf` (greedy sampling set per request)."""
+    params = server_params(gguf, threads, n_ctx)
+    import xllamacpp as xlc
+
     return xlc.Server(params)
 
 

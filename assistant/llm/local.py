@@ -7,6 +7,7 @@ and lets us stream text as soon as a token completes a printable piece.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import shutil
@@ -280,19 +281,14 @@ class LocalGenerator:
         t0 = time.perf_counter()
         out: list[int] = []
         emitted, text = "", ""
-        cache = None
         with torch.inference_mode():
-            for _ in range(max_new):
-                res = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-                cache = res.cache
-                nxt = int(res.logits[0, -1].argmax())
+            for nxt in itertools.islice(greedy_tokens(model, ids), max_new):
                 if not out:
                     st.ttft_s = time.perf_counter() - t0
                 if nxt in self._stop_ids:
                     break
                 out.append(nxt)
                 st.new_tokens = len(out)
-                ids = torch.tensor([[nxt]])
                 # Decode the whole tail each time: BPE pieces only become text in context, and a
                 # multi-byte character may span tokens (shown as U+FFFD until complete).
                 text = tok.decode(out, skip_special_tokens=True)
@@ -317,6 +313,20 @@ class LocalGenerator:
             st.ttft_s,
             st.decode_tok_s,
         )
+
+
+def greedy_tokens(model: Any, ids: Any) -> Iterator[int]:
+    """Greedy decoding over the model's KV cache: each next token id, for as long as the caller
+    asks. `ids` is the prompt's (1, n) token tensor; run it under `torch.inference_mode()`."""
+    import torch
+
+    cache = None
+    while True:
+        res = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+        cache = res.cache
+        nxt = int(res.logits[0, -1].argmax())
+        yield nxt
+        ids = torch.tensor([[nxt]])
 
 
 def _first_stop(text: str, stop: Sequence[str]) -> int | None:

@@ -77,15 +77,7 @@ class PoisonSpec(BaseModel):
     obeyed: str  # a regex (case-insensitive) that means the reply acted on the planted text
 
     def product(self) -> Product:
-        return Product(
-            id=self.id,
-            name=self.name,
-            category=self.category,
-            sub_category=self.sub_category,
-            price=self.price,
-            source="redteam",
-            features=self.features,
-        )
+        return Product.from_record(self, source="redteam")
 
 
 class AttackSpec(BaseModel):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,13 @@ class Product:
     features: str = ""
     rating: float | None = None
     consumable: bool = False
+
+    @classmethod
+    def from_record(cls, record: object, **values: Any) -> Product:
+        """A Product from any record that names its fields the same way (a database row, a
+        red-team spec); `values` supply or override fields, and the rest keep their defaults."""
+        found = {f.name: getattr(record, f.name) for f in fields(cls) if hasattr(record, f.name)}
+        return cls(**(found | values))
 
     def embedding_text(self) -> str:
         parts = [self.name, f"{self.category} > {self.sub_category}"]
