@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,14 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+def documented_errors(*statuses: int, busy: str | None = None) -> dict[int | str, Any]:
+    """OpenAPI `responses=` for a route's JSON errors; `busy` describes its 503."""
+    out: dict[int | str, Any] = {s: {"model": ErrorResponse} for s in statuses}
+    if busy:
+        out[503] = {"model": ErrorResponse, "description": f"busy: {busy}"}
+    return out
 
 
 def error_response(

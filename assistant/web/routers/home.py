@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from ..deps import Identity, ShopDep
-from ..errors import ApiError, ErrorResponse
+from ..errors import ApiError, documented_errors
 from ..schemas import HomeResponse
 from ..shop import ANONYMOUS, Shop
 
@@ -17,11 +17,7 @@ router = APIRouter(tags=["home"])
 @router.get(
     "/home/{user}",
     response_model=HomeResponse,
-    responses={
-        401: {"model": ErrorResponse},
-        404: {"model": ErrorResponse},
-        503: {"model": ErrorResponse, "description": "busy: the home-page budget is full"},
-    },
+    responses=documented_errors(401, 404, busy="the home-page budget is full"),
     summary="A shopper's personalised home page ('anonymous' or 'new': cold start)",
 )
 async def home(

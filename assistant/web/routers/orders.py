@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from ...support.orders import AuthRequired, OrderNotFound, OrderService
 from ..deps import Identity, OrdersDep, ShopDep
-from ..errors import ApiError, ErrorResponse
+from ..errors import ApiError, documented_errors
 from ..schemas import OrderOut
 
 router = APIRouter(tags=["orders"])
@@ -17,11 +17,7 @@ router = APIRouter(tags=["orders"])
 @router.get(
     "/orders/{order_id}",
     response_model=OrderOut,
-    responses={
-        401: {"model": ErrorResponse},
-        404: {"model": ErrorResponse},
-        503: {"model": ErrorResponse, "description": "busy: the reads budget is full"},
-    },
+    responses=documented_errors(401, 404, busy="the reads budget is full"),
     summary="One of the signed-in shopper's orders",
 )
 async def order(

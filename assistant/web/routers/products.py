@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from retrieval.catalogue import UnknownProductError
 
 from ..deps import RuntimeDep, ShopDep
-from ..errors import ApiError, ErrorResponse
+from ..errors import ApiError, documented_errors
 from ..schemas import ProductOut
 
 router = APIRouter(tags=["products"])
@@ -17,10 +17,7 @@ router = APIRouter(tags=["products"])
 @router.get(
     "/products/{product_id}",
     response_model=ProductOut,
-    responses={
-        404: {"model": ErrorResponse},
-        503: {"model": ErrorResponse, "description": "busy: the reads budget is full"},
-    },
+    responses=documented_errors(404, busy="the reads budget is full"),
     summary="One catalogue product",
 )
 async def product(
