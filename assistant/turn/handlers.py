@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ..router import Route
-from . import service, shopping, smalltalk
 from .context import TurnContext
+from .service import handoff, order_status, policy, return_request
+from .shopping import compare, details, recommend
+from .smalltalk import greeting
 
 # A handler yields after each piece it is ready to show, so a front end can stream it.
 Handler = Callable[[TurnContext, Route], Iterator[None]]
 
 HANDLERS: dict[str, Handler] = {
-    "recommend": shopping.recommend,
-    "refine": shopping.recommend,
-    "product_details": shopping.details,
-    "compare": shopping.compare,
-    "order_status": service.order_status,
-    "return_request": service.return_request,
-    "policy": service.policy,
-    "handoff": service.handoff,
-    "greeting": smalltalk.greeting,
+    "recommend": recommend,
+    "refine": recommend,
+    "product_details": details,
+    "compare": compare,
+    "order_status": order_status,
+    "return_request": return_request,
+    "policy": policy,
+    "handoff": handoff,
+    "greeting": greeting,
 }
