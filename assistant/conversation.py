@@ -52,6 +52,11 @@ class Reply:
     ticket_id: int | None = None
     route_confidence: float = 1.0
     degraded: bool = False
+    # How the message was understood: "model" (validated commands), "rules" (the fast path),
+    # "fallback" (the model failed or was missing, so rules answered), or "guard".
+    understood_by: str = "rules"
+    commands: list[dict] = field(default_factory=list)  # the validated commands that ran
+    cart: dict | None = None  # the cart after a cart command: {"lines": [...], "total": ...}
 
     def as_json(self) -> dict:
         return asdict(self)
