@@ -1,7 +1,9 @@
-"""The chat agent. One turn, as data: guards → route → a handler per intent → reply.
+"""The chat agent. One turn, as data: guards → understand → checked commands → handlers → reply.
 
-Handlers (`assistant.turn`) decide every fact through the tools; the model only phrases, and
-every sentence it writes is checked. When the model is missing, slow or wrong, templates built
+The model (or, for unambiguous messages and as the fallback, the rules router) turns the
+message into commands from a fixed vocabulary (`assistant.commands`); code checks them and the
+handlers (`assistant.turn`) run them. Handlers decide every fact through the tools; the model
+only phrases, and every sentence it writes is checked. When the model is missing, slow or wrong, templates built
 from the same facts answer instead.
 """
 
@@ -17,6 +19,9 @@ from retrieval.db import ChatLogRow
 from retrieval.events import utcnow
 from retrieval.stack import RetrievalStack
 
+from .commands.check import Screen
+from .commands.schema import Clarify, Command, Decline, Search
+from .commands.understand import TurnView, Understander, describe_screen, describe_search
 from .conversation import ConversationState, Reply, ToolCall
 from .guards import GuardError, redact, screen
 from .prompts import PromptLibrary
@@ -33,6 +38,17 @@ _REFUSALS = {
     "data_exfiltration": "refuse_data",
 }
 _LOW_CONFIDENCE_HANDOFF = 3  # unclear messages in a row before a human takes over
+# The reply's intent for each command (the names the regression suite and the logs use).
+_INTENTS = {
+    "search": "recommend",
+    "ask_about": "product_details",
+    "cart_add": "cart",
+    "cart_remove": "cart",
+    "cart_show": "cart",
+    "policy_question": "policy",
+    "smalltalk": "greeting",
+    "decline": "refused",
+}
 
 
 def system_prompt_lines(library: PromptLibrary) -> tuple[str, ...]:
@@ -60,6 +76,7 @@ class Agent:
         self.deps = TurnDeps(
             stack, library, tools or AgentTools(stack), llm, system_prompt_lines(library)
         )
+        self._understander: Understander | None = None
 
     @property
     def llm(self) -> BaseChatModel | None:
@@ -68,6 +85,13 @@ class Agent:
     @llm.setter
     def llm(self, model: BaseChatModel | None) -> None:
         self.deps.llm = model  # the runtime swaps the model in once it has loaded
+
+    @property
+    def understander(self) -> Understander:
+        if self._understander is None:  # the catalogue loads on first use, not at start-up
+            stack = self.deps.stack
+            self._understander = Understander(self.deps.library, stack.catalogue, stack.store_name)
+        return self._understander
 
     @property
     def stack(self) -> RetrievalStack:
@@ -123,22 +147,84 @@ class Agent:
             return
         state.turns += 1
         t = ctx.lap("guard", t)
-        if screened.attack:
+        commands: list[Command] = []
+        if screened.attack and not screened.remainder:
             reply.intent, reply.refused = "refused", screened.attack
+            reply.understood_by = "guard"
             ctx.say_template(_REFUSALS[screened.attack])
             return
-        ctx.text = screened.text
+        if screened.attack:  # "a chair under $200 and 90% off": decline the part, do the rest
+            reply.refused = screened.attack
+            commands.append(Decline(reason="discount"))
+        ctx.text = screened.remainder or screened.text
         route = self.router.route(ctx.text, has_shown_products=bool(state.shown))
-        reply.intent, reply.route_confidence = route.intent, round(route.confidence, 3)
-        ctx.lap("routing", t)
-        if route.method == "embedding-low":
+        reply.route_confidence = round(route.confidence, 3)
+        t = ctx.lap("routing", t)
+        understood = self.understander.understand(
+            self.deps.llm, route, ctx.text, self._view(state), self._screen(state)
+        )
+        ctx.lap("understanding", t)
+        reply.understood_by = understood.by
+        commands += [c for c in understood.commands if not (commands and isinstance(c, Decline))]
+        reply.commands = [c.model_dump(exclude_none=True) for c in commands]
+        if understood.notes:
+            log.info("understanding notes: %s", understood.notes)
+        # A guess from a weak embedding match, with nothing concrete in it, is unclear.
+        unclear = (
+            understood.by != "model"
+            and route.method == "embedding-low"
+            and all(isinstance(c, Search) and _bare(c) for c in commands)
+        )
+        if unclear or all(isinstance(c, Clarify) for c in commands):
             state.low_confidence += 1
             if state.low_confidence >= _LOW_CONFIDENCE_HANDOFF:
-                yield from handoff(ctx, route, reason="low_confidence")
+                yield from handoff(ctx, reason="low_confidence")
                 return
         else:
             state.low_confidence = 0
-        yield from HANDLERS[route.intent](ctx, route)
+        reply.intent = _INTENTS.get(commands[0].type, commands[0].type) if commands else "unknown"
+        for cmd in commands:
+            if reply.text and not reply.text.endswith("\n"):
+                ctx.say("\n\n")
+            yield from HANDLERS[cmd.type](ctx, cmd)
+        main = next((c for c in commands if not isinstance(c, Decline)), None)
+        if main is not None and reply.intent in ("refused", "unknown"):
+            reply.intent = _INTENTS.get(main.type, main.type)
+        state.last_intent = reply.intent
+
+    def _view(self, state: ConversationState) -> TurnView:
+        catalogue = self.deps.stack.catalogue
+        return TurnView(
+            screen=describe_screen(state.shown, catalogue),
+            constraints=describe_search(state.constraints),
+            cart=self._cart_text(state),
+            last_intent=state.last_intent or "",
+        )
+
+    def _screen(self, state: ConversationState) -> Screen:
+        catalogue = self.deps.stack.catalogue
+        kinds = tuple(catalogue.get(i).sub_category for i in state.shown if i in catalogue)
+        return Screen(kinds, cart_lines=len(self._cart_lines(state)), focus=state.focus)
+
+    def _cart_lines(self, state: ConversationState) -> list:
+        try:
+            return list(self.deps.tools.cart_show(state.user_id, state.session_id).lines)
+        except Exception:  # noqa: BLE001 - no cart (or no database) must not stop a turn
+            return []
+
+    def _cart_text(self, state: ConversationState) -> str:
+        lines = self._cart_lines(state)
+        return "; ".join(f"{n}. {ln.quantity} x {ln.name}" for n, ln in enumerate(lines, 1))
+
+    def warm_up(self) -> None:
+        """Prime the model's prompt cache with the understanding prompt's fixed part."""
+        if self.deps.llm is None:
+            return
+        view = TurnView(screen="", constraints="", cart="", last_intent="")
+        try:
+            self.understander.ask_model(self.deps.llm, view, "hello")
+        except Exception as exc:  # noqa: BLE001 - warm-up is best effort
+            log.info("warm-up of the understanding prompt failed: %s", exc)
 
     def _log(self, ctx: TurnContext) -> None:
         state, reply = ctx.state, ctx.reply
@@ -165,6 +251,10 @@ class Agent:
                     )
         except Exception as exc:  # a full disk must not take the conversation down
             log.error("could not write the chat log: %s", exc)
+
+
+def _bare(cmd: Search) -> bool:
+    return cmd.min_price is None and cmd.max_price is None and not (cmd.categories or cmd.brands)
 
 
 def _drain(pieces: list[str]) -> Iterator[str]:

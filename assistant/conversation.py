@@ -20,6 +20,10 @@ class ConversationState:
     low_confidence: int = 0
     last_order_id: str | None = None
     prompt_version: int | None = None  # set by an A/B variant
+    # Constraint memory per topic ("back to the bookcases" restores the bookcase search).
+    topics: dict[str, Constraints] = field(default_factory=dict)
+    focus: int | None = None  # the item number last asked about ("is it adjustable?")
+    last_intent: str | None = None
 
 
 @dataclass

@@ -31,6 +31,8 @@ class Generation:
     tokens: int = 0
     ms: float = 0.0
     validate_ms: float = 0.0
+    rejected: str = ""  # the first sentence that failed, for a retry's context
+    retried: bool = False
 
     @property
     def text(self) -> str:
@@ -58,7 +60,11 @@ def generate_checked(
     max_sentences: int = 2,
     extra_check: Callable[[str], list[str]] | None = None,
     deadline_s: float = 4.0,
+    render: Callable[[str], str] | None = None,
+    **model_kwargs: object,
 ) -> Generation:
+    """`render` turns the model's sentence into what the shopper sees (e.g. `[1]` → the product's
+    name) before it is checked; `model_kwargs` go to the model's stream (e.g. a llama.cpp slot)."""
     gen = Generation()
     t0 = time.perf_counter()
     buffer = ""
@@ -67,6 +73,8 @@ def generate_checked(
         sentence = sentence.strip().strip("*").strip()
         if len(sentence) < 3:
             return True
+        if render is not None:
+            sentence = render(sentence)
         tv = time.perf_counter()
         verdict = check(sentence, facts)
         problems = verdict.problems + (extra_check(sentence) if extra_check else [])
@@ -74,6 +82,7 @@ def generate_checked(
         if problems:
             gen.problems += problems
             gen.failed = True
+            gen.rejected = gen.rejected or sentence
             log.info("generated sentence rejected: %s", problems)
             return False
         gen.sentences.append(sentence)
@@ -82,7 +91,7 @@ def generate_checked(
         return True
 
     try:
-        stream: Iterator = llm.stream(to_messages(parts))
+        stream: Iterator = llm.stream(to_messages(parts), **model_kwargs)
         for chunk in stream:
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if not piece:

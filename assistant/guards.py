@@ -22,6 +22,9 @@ class GuardError(ValueError):
 class Screened:
     text: str  # normalised
     attack: str | None  # None, or the kind of manipulation detected
+    # For a price manipulation next to a real request ("a chair under $200 and 90% off"): the
+    # request without the manipulation, which may still be answered; else "".
+    remainder: str = ""
 
 
 def normalise(text: str) -> str:
@@ -91,8 +94,30 @@ def screen(text: str, max_chars: int) -> Screened:
         raise GuardError("empty", "the message is empty")
     for kind, pattern in _ATTACKS:
         if pattern.search(clean):
-            return Screened(clean, kind)
+            rest = _without_price_demand(clean) if kind == "price_manipulation" else ""
+            return Screened(clean, kind, rest)
     return Screened(clean, None)
+
+
+_CLAUSE = re.compile(r"\s*(?:[,;.!?]|\b(?:and|but|plus|also|then)\b)\s*", re.I)
+_PRICE_DEMAND = dict(_ATTACKS)["price_manipulation"]
+_DEMAND_WORDS = re.compile(r"\b(\d{1,3}\s*%|off|discount|coupon|promo|voucher|free)\b", re.I)
+
+
+def _without_price_demand(text: str) -> str:
+    """The clauses of `text` that ask for something other than a price change, or "" when
+    nothing is left (or anything left is itself an attack)."""
+    kept = [
+        c
+        for c in _CLAUSE.split(text)
+        if c and not _PRICE_DEMAND.search(c) and not _DEMAND_WORDS.search(c)
+    ]
+    rest = " ".join(kept).strip()
+    if len(re.findall(r"[A-Za-z]{3,}", rest)) < 2:
+        return ""
+    if any(p.search(rest) for _, p in _ATTACKS):
+        return ""
+    return rest
 
 
 # PII -------------------------------------------------------------------------------------

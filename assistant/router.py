@@ -24,7 +24,19 @@ INTENTS = (
     "greeting",
 )
 ORDER_ID = re.compile(r"\b([A-Z]{2})\s*-\s*(\d{4})\s*-\s*(\d{5,7})\b", re.I)
-_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "fifth": 4,
+    "5th": 4,
+    "last": -1,
+}
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "handoff",

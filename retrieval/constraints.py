@@ -1,11 +1,20 @@
-"""Shopper text → hard filters (price range, category, brand, exclusions). Pure functions."""
+"""Shopper text → hard filters (price range, category, brand, exclusions) and soft slots
+(categories merely mentioned, attribute words, a sort order). Pure functions.
+
+A category word is a hard filter only when it is the thing asked for, the head noun of its noun
+phrase: "chairs under $200", "binders", "show me bookcases", "desk chair". Used as a modifier
+inside a compound noun ("paper shredder", "phone headset", "chair mat") it names what the thing
+goes with, not what it is, so it only boosts (`soft_categories`)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
+
+Sort = Literal["relevance", "price_asc", "price_desc", "rating"]
+SORTS: tuple[str, ...] = get_args(Sort)
 
 MAX_QUERY_CHARS = 1000
 
@@ -41,6 +50,14 @@ class Constraints:
     brands: frozenset[str] = frozenset()
     exclude_brands: frozenset[str] = frozenset()
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    # Soft slots: they boost, never filter. A category the shopper merely mentions ("paper
+    # shredder"), attribute words ("black", "adjustable"), and the order of the final picks.
+    soft_categories: frozenset[str] = frozenset()  # category or sub-category names
+    attributes: frozenset[str] = frozenset()  # lower-case words or short phrases
+    sort: Sort | None = None  # applied to the final picks, after scoring
+
+    def names_categories(self) -> bool:
+        return bool(self.categories or self.sub_categories or self.soft_categories)
 
     def is_empty(self) -> bool:
         return self.to_where() is None and not self.exclude_ids
@@ -81,16 +98,23 @@ class Constraints:
         )
 
     def merged_with(self, newer: Constraints) -> Constraints:
-        """Conversation refinement: what the newer turn sets wins, exclusions accumulate."""
+        """Conversation refinement: what the newer turn sets wins, exclusions accumulate. A turn
+        that names a category (hard or soft) starts a new topic: the older categories and
+        attribute words go ("black chairs", then "a paper shredder": no Chairs filter, no
+        "black"); otherwise attributes accumulate ("black chairs", then "with arms")."""
+        topic = newer.names_categories()
         return Constraints(
             text=newer.text or self.text,
             min_price=newer.min_price if newer.min_price is not None else self.min_price,
             max_price=newer.max_price if newer.max_price is not None else self.max_price,
-            categories=newer.categories or self.categories,
-            sub_categories=newer.sub_categories or self.sub_categories,
+            categories=newer.categories if topic else self.categories,
+            sub_categories=newer.sub_categories if topic else self.sub_categories,
             brands=(newer.brands or self.brands) - newer.exclude_brands,
             exclude_brands=(self.exclude_brands | newer.exclude_brands) - newer.brands,
             exclude_ids=self.exclude_ids | newer.exclude_ids,
+            soft_categories=newer.soft_categories if topic else self.soft_categories,
+            attributes=newer.attributes if topic else self.attributes | newer.attributes,
+            sort=newer.sort or self.sort,
         )
 
     def describe(self) -> str:
@@ -107,6 +131,10 @@ class Constraints:
             parts.append("brand " + ", ".join(sorted(self.brands)))
         if self.exclude_brands:
             parts.append("not " + ", ".join(sorted(self.exclude_brands)))
+        if self.attributes:
+            parts.append(", ".join(sorted(self.attributes)))
+        if self.sort and self.sort != "relevance":
+            parts.append(SORT_LABELS[self.sort])
         return "; ".join(parts)
 
     def with_text(self, text: str) -> Constraints:
@@ -177,13 +205,106 @@ _FILLER = re.compile(
 )
 
 
+def wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split(None))
+
+
+# Words that end a noun phrase: a category word followed by one of these (or by nothing) is the
+# phrase's head, the thing asked for. Any other following word continues the noun phrase, so
+# the category word was a modifier ("paper shredder", "chair mat").
+PHRASE_END = wordset(
+    """for with without under below over above from in on at to of that which who whose and or
+    but nor by than around about between less more cheaper pricier please thanks thank too also
+    only now then again instead here there like similar i my me we our you your it its is are
+    was be can could would should will do does if so as near ideally preferably maybe
+    everything anything something any some each what ones one"""
+)
+# Category words that say little on their own: "art supplies", "phone accessories" name the
+# modifier's kind of thing as much as the head's, so neither filters.
+GENERIC_HEADS = frozenset({"supplies", "accessories", "equipment", "products", "items", "stuff"})
+_TOKEN = re.compile(r"[\w'&-]+|[^\w\s]")
+_PUNCT_END = re.compile(r"[^\w\s'&-]")
+
+# Soft attribute words: they shape the query and boost products whose text has them.
+ATTRIBUTE_WORDS = wordset(
+    """black white grey gray silver blue red green yellow orange pink purple brown beige navy
+    gold clear transparent cherry oak mahogany walnut maple espresso
+    wood wooden metal steel aluminum aluminium plastic leather mesh fabric vinyl glass chrome
+    bamboo cardboard recycled
+    adjustable ergonomic wireless cordless corded bluetooth portable foldable folding stackable
+    rolling mobile lockable magnetic waterproof rechargeable heavy-duty lightweight compact
+    large small mini jumbo swivel reclining padded armless high-back low-back mid-back
+    cross-cut strip-cut noise-canceling noise-cancelling led halogen fluorescent"""
+)
+_SORT_PATTERNS: tuple[tuple[re.Pattern[str], Sort], ...] = (
+    (
+        re.compile(
+            r"\b(?:the\s+)?(?:cheapest|lowest[- ]priced|least expensive|lowest price(?: first)?|"
+            r"cheapest first|sorted by price|price low to high)\b",
+            re.I,
+        ),
+        "price_asc",
+    ),
+    (
+        re.compile(
+            r"\b(?:the\s+)?(?:most expensive|priciest|highest[- ]priced|price high to low|"
+            r"most expensive first)\b",
+            re.I,
+        ),
+        "price_desc",
+    ),
+    (
+        re.compile(
+            r"\b(?:the\s+)?(?:best[- ]rated|top[- ]rated|highest[- ]rated|best reviewed|"
+            r"best reviews)\b",
+            re.I,
+        ),
+        "rating",
+    ),
+)
+SORT_LABELS: dict[str, str] = {
+    "relevance": "most relevant first",
+    "price_asc": "cheapest first",
+    "price_desc": "priciest first",
+    "rating": "best rated first",
+}
+
+
+def _is_head(rest: str, match: re.Match[str]) -> bool:
+    """True when the category word at `match` ends its noun phrase (see PHRASE_END)."""
+    after = rest[match.end() :]
+    if not after.strip() or _PUNCT_END.match(after.lstrip()):
+        return True
+    nxt = _TOKEN.findall(after)
+    return not nxt or nxt[0].lower() in PHRASE_END
+
+
+def _preceded_by(rest: str, match: re.Match[str], others: list[re.Match[str]]) -> bool:
+    """True when another category's match ends right before this one ("art supplies")."""
+    return any(
+        o.end() <= match.start() and not rest[o.end() : match.start()].strip() for o in others
+    )
+
+
+def attribute_words(text: str) -> frozenset[str]:
+    low = text.lower()
+    return frozenset(
+        w for w in ATTRIBUTE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low)
+    )
+
+
 def strip_filler(text: str) -> str:
     """Drop request boilerplate ("I'm looking for a ...") so the query is the product words."""
     return _FILLER.sub("", text).strip(" ?.!,")
 
 
-def parse(query: str, vocab: Vocabulary = Vocabulary()) -> Constraints:
-    """Parse hard constraints out of free text. Raises ConstraintError on unreadable input."""
+def parse(
+    query: str, vocab: Vocabulary = Vocabulary(), *, compound_rule: bool = True
+) -> Constraints:
+    """Parse constraints out of free text. Raises ConstraintError on unreadable input.
+
+    `compound_rule=False` is the old behaviour (every category word mentioned filters), kept so
+    bench/search.py can measure the difference."""
     if not isinstance(query, str):
         raise ConstraintError("the query must be text")
     if len(query) > MAX_QUERY_CHARS:
@@ -235,17 +356,57 @@ def parse(query: str, vocab: Vocabulary = Vocabulary()) -> Constraints:
         elif re.search(rf"(?<![\w-]){re.escape(brand)}(?![\w-])", rest, re.I):
             brands.add(brand)
 
-    cats = {c for c in vocab.categories if len(c) > 3 and _word_re(c).search(rest)}
-    subs = {s for s in vocab.sub_categories if _word_re(s).search(rest)}
+    sort: Sort | None = None
+    for pattern, order in _SORT_PATTERNS:
+        m = pattern.search(rest)
+        if m:
+            sort = order
+            rest = rest.replace(m.group(0), " ")
+            break
+
+    found: dict[str, list[re.Match[str]]] = {}
+    for name in vocab.categories:
+        if len(name) > 3:
+            found[name] = list(_word_re(name).finditer(rest))
+    for name in vocab.sub_categories:
+        found.setdefault(name, []).extend(_word_re(name).finditer(rest))
+    found = {n: ms for n, ms in found.items() if ms}
     # "Office Supplies" contains "Supplies": prefer the named category over the sub-category.
-    subs = {s for s in subs if not any(s.lower() in c.lower() for c in cats)}
+    found = {
+        n: ms
+        for n, ms in found.items()
+        if n in vocab.categories
+        or not any(n.lower() in c.lower() for c in found if c != n and c in vocab.categories)
+    }
+    hard: set[str] = set()
+    soft: set[str] = set()
+    for name, matches in found.items():
+        others = [m for n, ms in found.items() if n != name for m in ms]
+        generic = name.lower() in GENERIC_HEADS
+        heads = [
+            m
+            for m in matches
+            if _is_head(rest, m) and not (generic and _preceded_by(rest, m, others))
+        ]
+        if heads and compound_rule:
+            hard.add(name)
+        elif compound_rule:
+            soft.add(name)
+        else:
+            hard.add(name)  # the old rule: every mentioned category filters
+    cats = {n for n in hard if n in vocab.categories}
+    subs = {n for n in hard if n not in vocab.categories}
+    text_out = strip_filler(" ".join(rest.split())) or text
 
     return Constraints(
-        text=strip_filler(" ".join(rest.split())) or text,
+        text=text_out,
         min_price=min_p,
         max_price=max_p,
         categories=frozenset(cats),
         sub_categories=frozenset(subs),
         brands=frozenset(brands),
         exclude_brands=frozenset(exclude),
+        soft_categories=frozenset(soft - hard),
+        attributes=attribute_words(text_out),
+        sort=sort,
     )

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..commands.schema import Handoff, OrderStatus, PolicyQuestion, ReturnRequest
 from ..guards import redact
-from ..router import Route
 from ..support import AuthRequired, OrderNotFound, OrderView, ReturnDecision
 from ..validate import Facts, supported_by
 from .context import TurnContext
@@ -101,22 +101,30 @@ def _list_orders(ctx: TurnContext, user_id: str) -> None:
     ctx.say_template("order_list", orders=listed)
 
 
-def order_status(ctx: TurnContext, route: Route) -> Iterator[None]:
-    yield from _order_turn(ctx, route, returning=False)
+_LATEST = re.compile(r"\b(latest|last|most recent|newest)\b", re.I)
 
 
-def return_request(ctx: TurnContext, route: Route) -> Iterator[None]:
-    yield from _order_turn(ctx, route, returning=True)
+def order_status(ctx: TurnContext, cmd: OrderStatus) -> Iterator[None]:
+    ctx.reply.intent = "order_status"
+    yield from _order_turn(ctx, cmd.order_id, returning=False)
 
 
-def _order_turn(ctx: TurnContext, route: Route, returning: bool) -> Iterator[None]:
+def return_request(ctx: TurnContext, cmd: ReturnRequest) -> Iterator[None]:
+    ctx.reply.intent = "return_request"
+    yield from _order_turn(ctx, cmd.order_id, returning=True)
+
+
+def _order_turn(ctx: TurnContext, named: str | None, returning: bool) -> Iterator[None]:
     state, reply = ctx.state, ctx.reply
     if not state.user_id:
         reply.refused = "auth_required"
         ctx.say_template("auth_required")
         yield
         return
-    order_id = route.order_ids[0] if route.order_ids else state.last_order_id
+    order_id = named or state.last_order_id
+    if order_id is None and _LATEST.search(ctx.text):
+        latest = ctx.deps.desk.orders.list_orders(state.user_id, limit=1)
+        order_id = latest[0].order_id if latest else None
     if order_id is None:
         if returning:
             ctx.say_template("order_needs_id")
@@ -186,7 +194,8 @@ def _return_template(
     return template, required, deadline
 
 
-def policy(ctx: TurnContext, route: Route) -> Iterator[None]:
+def policy(ctx: TurnContext, cmd: PolicyQuestion) -> Iterator[None]:
+    ctx.reply.intent = "policy"
     citations = ctx.call("policy_answer", question=ctx.text)
     good = [c for c in citations if c.score >= MIN_POLICY_SCORE]
     if not good:
@@ -233,7 +242,9 @@ def policy(ctx: TurnContext, route: Route) -> Iterator[None]:
     yield
 
 
-def handoff(ctx: TurnContext, route: Route, reason: str = "requested") -> Iterator[None]:
+def handoff(
+    ctx: TurnContext, cmd: Handoff | None = None, reason: str = "requested"
+) -> Iterator[None]:
     ctx.reply.intent = "handoff"
     ticket = ctx.call(
         "handoff_to_human",

@@ -1,4 +1,4 @@
-"""Shopping turns: recommend and refine, details on an item, compare two."""
+"""Shopping turns: search and refine, with the constraint memory kept per topic."""
 
 from __future__ import annotations
 
@@ -6,70 +6,193 @@ import re
 from collections.abc import Iterator
 
 from retrieval.catalogue import CatalogueIndex
-from retrieval.constraints import ConstraintError, Constraints, parse
+from retrieval.constraints import Constraints, Vocabulary
 from retrieval.home import build_home
 from retrieval.sources.base import Product
 from retrieval.store import VectorStoreUnavailable
 
-from ..conversation import ConversationState, ProductCard
+from ..commands.check import _singular
+from ..commands.schema import Refine, Search
+from ..conversation import ConversationState
 from ..guards import redact
-from ..router import Route, find_ordinals
-from ..validate import mentions_any
 from .context import TurnContext
+from .grounded import ItemRefs
 from .phrasing import phrase_checked
 
 PICKS = 3
-_CHEAPER = re.compile(r"cheaper|less expensive|lower price|budget")
-_PRICIER = re.compile(r"more expensive|higher end|premium|better quality")
-_OTHER_BRAND = re.compile(r"not that brand|other brand|different brand")
-_CARRIED = ("min_price", "max_price", "brands", "exclude_brands", "categories", "sub_categories")
+_BACK_TO = re.compile(r"\b(back to|return to|again)\b", re.I)
 
 
-def constraints_for(
-    state: ConversationState, route: Route, text: str, catalogue: CatalogueIndex
+# Words that end a noun phrase: a category word right before one is the thing asked for.
+_PHRASE_END = frozenset(
+    [
+        "for",
+        "with",
+        "under",
+        "below",
+        "over",
+        "above",
+        "from",
+        "in",
+        "on",
+        "at",
+        "to",
+        "that",
+        "which",
+        "who",
+        "and",
+        "or",
+        "but",
+        "by",
+        "than",
+        "around",
+        "about",
+        "between",
+        "less",
+        "more",
+        "cheaper",
+        "please",
+        "i",
+        "my",
+        "me",
+    ]
+)
+
+
+def names_the_thing(query: str, name: str) -> bool:
+    """True when a word of category `name` is a head noun in the query ("desk chair for long
+    hours", "chairs under $200"), not a modifier inside a compound ("paper shredder")."""
+    words = re.findall(r"[a-z]+", query.lower())
+    keys = {_singular(w) for w in re.findall(r"[a-z]+", name.lower())}
+    return not words or any(
+        _singular(w) in keys and (i + 1 == len(words) or words[i + 1] in _PHRASE_END)
+        for i, w in enumerate(words)
+    )
+
+
+def _head(query: str) -> str:
+    words = re.findall(r"[a-z]+", query.lower())
+    return _singular(words[-1]) if words else ""
+
+
+def split_categories(
+    names: list[str], query: str, vocab: Vocabulary
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(hard categories, hard sub-categories, soft): a category filters only when it is the
+    thing asked for, the query's head noun ("desk chair" → Chairs); a category word used as a
+    modifier ("paper shredder") only boosts."""
+    cats: set[str] = set()
+    subs: set[str] = set()
+    soft: set[str] = set()
+    for name in names:
+        if names_the_thing(query, name):
+            (cats if name in vocab.categories else subs).add(name)
+        else:
+            soft.add(name)
+    return frozenset(cats), frozenset(subs), frozenset(soft)
+
+
+def topic_key(c: Constraints) -> str:
+    named = sorted(c.sub_categories) or sorted(c.categories)
+    return named[0].lower() if named else _head(c.text)
+
+
+def search_constraints(
+    state: ConversationState, cmd: Search, vocab: Vocabulary, text: str
 ) -> Constraints:
-    """The constraints this turn searches under: a fresh request, or a refinement of the last."""
-    try:
-        new = parse(text, catalogue.vocabulary)
-    except ConstraintError:
-        new = Constraints(text=text)
+    """A new request replaces the topic's slots; exclusions the shopper set carry over. A bare
+    return to an earlier topic ("back to the bookcases") restores that topic's slots."""
+    cats, subs, soft = split_categories(list(cmd.categories), cmd.query, vocab)
+    new = Constraints(
+        text=cmd.query,
+        min_price=cmd.min_price,
+        max_price=cmd.max_price,
+        categories=cats,
+        sub_categories=subs,
+        brands=frozenset(cmd.brands),
+        exclude_brands=frozenset(cmd.exclude_brands) | state.constraints.exclude_brands,
+        soft_categories=soft,
+        attributes=frozenset(cmd.attributes),
+        sort=cmd.sort,
+    )
+    bare = cmd.min_price is None and cmd.max_price is None and not cmd.brands and not cmd.attributes
+    saved = state.topics.get(topic_key(new))
+    if (
+        saved is not None
+        and bare
+        and (_BACK_TO.search(text) or not cmd.query or new.text == saved.text)
+    ):
+        return saved.merged_with(Constraints(exclude_brands=new.exclude_brands))
+    return new
+
+
+def refine_constraints(
+    state: ConversationState, cmd: Refine, catalogue: CatalogueIndex
+) -> Constraints:
+    """Change what the refinement names; keep every other slot (the budget above all)."""
     cur = state.constraints
-    if route.intent != "refine":
-        # A fresh request replaces the topic but keeps exclusions the shopper set.
-        base = Constraints(exclude_brands=cur.exclude_brands) if new.text else cur
-        return base.merged_with(new)
-    low = text.lower()
     shown = [catalogue.get(i) for i in state.shown if i in catalogue]
-    refined = Constraints(text=cur.text)
-    if _CHEAPER.search(low) and shown:
-        # "Cheaper" means cheaper than the top pick the shopper is looking at.
-        refined = Constraints(text=cur.text, max_price=round(shown[0].price - 0.01, 2))
-    elif _PRICIER.search(low) and shown:
-        refined = Constraints(text=cur.text, min_price=round(max(p.price for p in shown) + 0.01, 2))
-    if _OTHER_BRAND.search(low) and shown:
-        branded = [p for p in shown if p.brand] or shown
-        pick = (
-            shown[route.ordinal]
-            if route.ordinal is not None and route.ordinal < len(shown)
-            else branded[0]
-        )
-        if pick.brand:
-            refined = refined.merged_with(Constraints(exclude_brands=frozenset({pick.brand})))
-    # A refinement always moves on from what is on screen.
-    refined = refined.merged_with(Constraints(exclude_ids=frozenset(state.shown)))
-    extra = Constraints(**{k: getattr(new, k) for k in _CARRIED})
-    return cur.merged_with(refined).merged_with(extra)
+    lo = cmd.min_price if cmd.min_price is not None else cur.min_price
+    hi = cmd.max_price if cmd.max_price is not None else cur.max_price
+    if cmd.price_direction == "cheaper" and shown:
+        # Cheaper than the item in focus: the one asked about, else the top pick.
+        focus = shown[state.focus - 1] if state.focus and state.focus <= len(shown) else shown[0]
+        below = round(focus.price - 0.01, 2)
+        hi = below if hi is None else min(hi, below)
+    elif cmd.price_direction == "pricier" and shown:
+        above = round(max(p.price for p in shown) + 0.01, 2)
+        lo = above if lo is None else max(lo, above)
+    exclude = set(cur.exclude_brands) | set(cmd.exclude_brands)
+    if cmd.exclude_brand_of is not None and shown:
+        pointed = shown[min(cmd.exclude_brand_of, len(shown)) - 1]
+        # "Not that brand" about an unbranded item means the brand on screen.
+        branded = pointed if pointed.brand else next((p for p in shown if p.brand), None)
+        if branded is not None and branded.brand:
+            exclude.add(branded.brand)
+    query = cmd.query or cur.text
+    cats, subs, soft = split_categories(list(cmd.categories), query, catalogue.vocabulary)
+    brands = (frozenset(cmd.brands) or cur.brands) - exclude
+    moved_on = cmd.price_direction or cmd.exclude_brand_of or cmd.exclude_brands
+    nothing_new = not (cmd.query or cmd.categories or cmd.brands or cmd.attributes or cmd.sort)
+    return Constraints(
+        text=query,
+        min_price=lo,
+        max_price=hi,
+        categories=cats or (cur.categories if not subs else frozenset()),
+        sub_categories=subs or (cur.sub_categories if not cats else frozenset()),
+        brands=brands,
+        exclude_brands=frozenset(exclude) - brands,
+        # "Cheaper", "not that brand", "more like these": move on from what is on screen.
+        exclude_ids=cur.exclude_ids
+        | (frozenset(state.shown) if moved_on or nothing_new else frozenset()),
+        soft_categories=soft | cur.soft_categories,
+        attributes=cur.attributes | frozenset(cmd.attributes),
+        sort=cmd.sort or cur.sort,
+    )
 
 
-def recommend(ctx: TurnContext, route: Route) -> Iterator[None]:
-    """Picks from the shared pipeline, templated lines, then a short checked comment."""
-    text = redact(ctx.text)  # emails and phone numbers are never product words
+def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
+    """Picks from the shared pipeline, templated lines, then the model's checked comment."""
     state, reply, deps = ctx.state, ctx.reply, ctx.deps
-    c = constraints_for(state, route, text, deps.stack.catalogue)
+    catalogue = deps.stack.catalogue
+    if isinstance(cmd, Refine) and state.shown:
+        c = refine_constraints(state, cmd, catalogue)
+        reply.intent = "refine"
+    else:
+        if isinstance(cmd, Refine):  # nothing to refine yet: a search with those slots
+            cmd = Search(
+                **cmd.model_dump(
+                    exclude={"type", "price_direction", "exclude_brand_of"}, exclude_none=True
+                )
+                | {"query": cmd.query or ""}
+            )
+        c = search_constraints(state, cmd, catalogue.vocabulary, ctx.text)
+        reply.intent = "recommend"
     state.constraints = c
+    query = redact(" ".join([c.text, *sorted(c.attributes)]).strip())
     try:
         recs = ctx.call(
-            "search_products", user_id=state.user_id, query=c.text, constraints=c, k=PICKS
+            "search_products", user_id=state.user_id, query=query, constraints=c, k=PICKS
         )
     except VectorStoreUnavailable:
         reply.degraded = True
@@ -78,12 +201,14 @@ def recommend(ctx: TurnContext, route: Route) -> Iterator[None]:
     reply.timings_ms["retrieval"] = recs.timings_ms["retrieval"]
     reply.timings_ms["scoring"] = recs.timings_ms["scoring"]
     if not recs.items:
-        ctx.say_template("no_results", constraints=c.describe(), suggestion=None)
+        ctx.say_template("no_results", constraints=c.describe() or c.text, suggestion=None)
         return
+    state.topics[topic_key(c)] = c
     cards = recs.items
     reply.candidate_ids = recs.candidate_ids
     reply.products = cards
     state.shown = [cd.id for cd in cards]
+    state.focus = None
     state.seen += [i for i in state.shown if i not in state.seen]
     ctx.say_template(
         "recommend_lead", n=len(cards), constraints=c.describe(), personal=not recs.profile.is_cold
@@ -91,20 +216,13 @@ def recommend(ctx: TurnContext, route: Route) -> Iterator[None]:
     ctx.say_items(cards)
     reply.cited_ids = [cd.id for cd in cards]
     yield
-    # The model adds a short, checked comment on the top pick.
+    products = [catalogue.get(cd.id) for cd in cards]
+    refs = ItemRefs.of(products, [cd.reason for cd in cards])
     first = [True]
 
     def emit(sentence: str) -> None:
         ctx.say(("\n\n" if first[0] else " ") + sentence)
         first[0] = False
-
-    pick_names = [cd.name for cd in cards]
-
-    def on_topic(sentence: str) -> list[str]:
-        # A comment must be about a pick and say nothing the facts don't support.
-        if not mentions_any(sentence, pick_names):
-            return ["does not talk about any recommended product"]
-        return []
 
     phrase_checked(
         ctx,
@@ -112,13 +230,15 @@ def recommend(ctx: TurnContext, route: Route) -> Iterator[None]:
         ctx.facts(recs.candidate_ids),
         {
             "shopper_summary": recs.profile.explain(),
-            "request": text,  # redacted: PII never reaches a model, local or remote
+            "request": redact(ctx.text),  # PII never reaches a model, local or remote
+            "search": c.describe(),
             "picks": [vars(cd) for cd in cards],
             "top": vars(cards[0]),
         },
         emit=emit,
-        extra_check=on_topic,
+        extra_check=refs.claims_check(ctx.text),
         version=state.prompt_version,
+        render=refs.render,
     )
     ctx.record_mentions(reply.cited_ids)
 
@@ -134,64 +254,6 @@ def popular_fallback(ctx: TurnContext) -> Iterator[None]:
     yield
 
 
-def _on_screen(ctx: TurnContext) -> list[Product]:
+def on_screen(ctx: TurnContext) -> list[Product]:
     cat = ctx.deps.stack.catalogue
     return [cat.get(i) for i in ctx.state.shown if i in cat]
-
-
-def _pick(ctx: TurnContext, route: Route) -> list[Product]:
-    """The product the shopper points at: by name, by ordinal, else the top pick."""
-    cat = ctx.deps.stack.catalogue
-    low = ctx.text.lower()
-    named = [cat.get(i) for i in ctx.state.seen if i in cat and cat.get(i).name.lower() in low]
-    if named:
-        return named
-    shown = _on_screen(ctx)
-    if route.ordinal is not None and shown:
-        return [shown[min(route.ordinal, len(shown) - 1)] if route.ordinal >= 0 else shown[-1]]
-    return shown[:1]
-
-
-def details(ctx: TurnContext, route: Route) -> Iterator[None]:
-    picks = _pick(ctx, route)
-    if not picks:
-        ctx.say_template("nothing_shown")
-        return
-    p = ctx.call("product_details", product_id=picks[0].id)
-    ctx.reply.cited_ids = ctx.reply.candidate_ids = [p.id]
-    ctx.reply.products = [ProductCard.of(p)]
-    ctx.say_template(
-        "details",
-        name=p.name,
-        category=p.category,
-        sub_category=p.sub_category,
-        price=p.price,
-        brand=p.brand,
-        features=p.features[:300],
-        rating=p.rating,
-    )
-    ctx.record_mentions([p.id], kind="click")
-    yield
-
-
-def compare(ctx: TurnContext, route: Route) -> Iterator[None]:
-    shown = [p.id for p in _on_screen(ctx)]
-    if len(shown) < 2:
-        ctx.say_template("compare_needs_two")
-        return
-    # "the first and the last", "2nd and 3rd": every ordinal named, in range, each once.
-    rows: list[int] = []
-    for n in find_ordinals(ctx.text):
-        row = n if n >= 0 else len(shown) + n
-        if 0 <= row < len(shown) and row not in rows:
-            rows.append(row)
-    if len(rows) == 1:
-        rows.append(0 if rows[0] != 0 else 1)
-    ids = [shown[r] for r in rows] if len(rows) >= 2 else shown[:2]
-    products = ctx.call("compare_products", product_ids=ids)
-    cheaper = min(products, key=lambda p: p.price)
-    diff = abs(products[0].price - products[1].price)
-    ctx.reply.cited_ids = ctx.reply.candidate_ids = [p.id for p in products]
-    ctx.reply.products = [ProductCard.of(p) for p in products]
-    ctx.say_template("compare", products=products, cheaper=cheaper.name, difference=diff)
-    yield

@@ -1,0 +1,230 @@
+"""Code checks every command before it runs; a bad reference becomes a question, never a guess.
+
+- item numbers must be on screen (or in the cart, for cart_remove);
+- categories and brands must be the catalogue's own names; other words stay soft search terms;
+- a price range must be ordered;
+- one search or refine per turn; small talk and clarify only when nothing else was asked.
+
+Order ids are checked against the signed-in shopper by the order handler, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.constraints import Vocabulary
+
+from .schema import (
+    AskAbout,
+    CartAdd,
+    CartRemove,
+    Clarify,
+    Command,
+    Compare,
+    Decline,
+    OrderStatus,
+    Refine,
+    ReturnRequest,
+    Search,
+    SmallTalk,
+)
+
+_ORDER_ID = re.compile(r"^\s*([A-Z]{2})\s*-\s*(\d{4})\s*-\s*(\d{5,7})\s*$", re.I)
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the shopper can point at: the items shown (their sub-category) and the cart size."""
+
+    shown_kinds: tuple[str, ...]  # sub-category of each shown item, in order
+    cart_lines: int = 0
+    focus: int | None = None  # the item last asked about ("is it adjustable?")
+
+    @property
+    def shown(self) -> int:
+        return len(self.shown_kinds)
+
+    def describe_items(self) -> str:
+        n = self.shown
+        kinds = set(self.shown_kinds)
+        noun = (next(iter(kinds)).lower() if len(kinds) == 1 else "products") if kinds else ""
+        if n == 1 and noun.endswith("s"):
+            noun = noun[:-1]
+        return f"{_NUMBER_WORDS.get(n, str(n))} {noun}".strip()
+
+
+def _singular(word: str) -> str:
+    w = word.lower().strip()
+    if w.endswith("ies"):
+        return w[:-3] + "y"
+    if w.endswith(("ses", "xes", "ches", "shes")):
+        return w[:-2]
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+
+
+def map_names(names: list[str], known: frozenset[str]) -> tuple[list[str], list[str]]:
+    """(catalogue names, unknown words): case and plural forms fold onto the catalogue's."""
+    index = {_singular(k): k for k in known}
+    found: list[str] = []
+    unknown: list[str] = []
+    for name in names:
+        hit = index.get(_singular(name))
+        if hit is None:
+            unknown.append(name.strip())
+        elif hit not in found:
+            found.append(hit)
+    return found, [u for u in unknown if u]
+
+
+def normalise_order_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    m = _ORDER_ID.match(raw)
+    return f"{m.group(1).upper()}-{m.group(2)}-{m.group(3)}" if m else raw.strip()
+
+
+def _bad_reference(screen: Screen) -> Clarify:
+    if not screen.shown:
+        question = "I haven't shown you any products yet. What are you looking for?"
+    else:
+        listed = ", ".join(str(i) for i in range(1, screen.shown + 1))
+        question = (
+            f"I showed {screen.describe_items()}; which one do you mean ({listed})?"
+            if screen.shown > 1
+            else f"I showed {screen.describe_items()}; did you mean that one?"
+        )
+    return Clarify(question=question)
+
+
+def _items_ok(screen: Screen, items: list[int]) -> bool:
+    return all(1 <= i <= screen.shown for i in items)
+
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?\s*k?", re.I)
+
+
+def numbers_in(message: str) -> set[float]:
+    """Every number the shopper wrote ("$1,299", "40", "2k")."""
+    found = set()
+    for raw in _NUMBER.findall(message):
+        s = raw.replace(",", "").replace(" ", "").lower()
+        mult = 1000.0 if s.endswith("k") else 1.0
+        try:
+            found.add(float(s.rstrip("k")) * mult)
+        except ValueError:
+            continue
+    return found
+
+
+def _said(price: float | None, numbers: set[float]) -> float | None:
+    """A price slot stands only when the shopper wrote that number (a model must not invent a
+    budget); 0 is never a budget."""
+    if price is None or price <= 0:
+        return None
+    return price if any(abs(price - n) < 0.006 for n in numbers) else None
+
+
+def _named(names: list[str], message: str) -> list[str]:
+    low = message.lower()
+    return [n for n in names if n.lower() in low]
+
+
+def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Search | Refine:
+    cats, unknown_cats = map_names(list(cmd.categories), vocab.categories | vocab.sub_categories)
+    # A brand filter must be one the shopper named (the model copies brands from examples).
+    said = message if message is not None else " ".join([*cmd.brands, *cmd.exclude_brands])
+    brands, unknown_brands = map_names(_named(list(cmd.brands), said), vocab.brands)
+    excluded, _ = map_names(_named(list(cmd.exclude_brands), said), vocab.brands)
+    # Words that are not the catalogue's names are still what the shopper wants: soft terms.
+    attributes = list(dict.fromkeys([*cmd.attributes, *unknown_cats, *unknown_brands]))
+    lo, hi = cmd.min_price, cmd.max_price
+    if message is not None:
+        numbers = numbers_in(message)
+        lo, hi = _said(lo, numbers), _said(hi, numbers)
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    return cmd.model_copy(
+        update={
+            "categories": cats,
+            "brands": [b for b in brands if b not in excluded],
+            "exclude_brands": excluded,
+            "attributes": attributes[:8],
+            "min_price": lo,
+            "max_price": hi,
+        }
+    )
+
+
+def check_commands(
+    commands: list[Command], screen: Screen, vocab: Vocabulary, message: str | None = None
+) -> tuple[list[Command], list[str]]:
+    """The commands that may run, in order, and what was changed or dropped (for the log).
+
+    With `message` (the model's commands), every price and brand slot must be one the shopper
+    wrote; the rules' own slots come from the message already."""
+    notes: list[str] = []
+    out: list[Command] = []
+    asked: set[int] = set()  # ids of the questions code asked about a bad reference
+    searched = False
+
+    def ask(question: Clarify, note: str) -> None:
+        out.append(question)
+        asked.add(id(question))
+        notes.append(note)
+
+    for cmd in commands:
+        if isinstance(cmd, (Search, Refine)):
+            if searched:
+                notes.append(f"dropped a second {cmd.type}")
+                continue
+            searched = True
+            brand_of = cmd.exclude_brand_of if isinstance(cmd, Refine) else None
+            if brand_of is not None and not _items_ok(screen, [brand_of]):
+                ask(_bad_reference(screen), f"refine points at item {brand_of}")
+                continue
+            out.append(_slots(cmd, vocab, message))
+        elif isinstance(cmd, (AskAbout, Compare)):
+            items = list(dict.fromkeys(cmd.items))
+            if not items and isinstance(cmd, AskAbout):
+                if screen.focus is not None and 1 <= screen.focus <= screen.shown:
+                    items = [screen.focus]
+                elif screen.shown == 1:
+                    items = [1]
+                elif screen.shown > 1:
+                    items = list(range(1, screen.shown + 1))  # "which of these ...": all of them
+            if not screen.shown or not _items_ok(screen, items):
+                ask(_bad_reference(screen), f"{cmd.type} points at {items}, {screen.shown} shown")
+                continue
+            out.append(cmd.model_copy(update={"items": items}))
+        elif isinstance(cmd, CartAdd):
+            if not _items_ok(screen, [cmd.item]) or not screen.shown:
+                ask(_bad_reference(screen), f"cart_add points at {cmd.item}, {screen.shown} shown")
+                continue
+            out.append(cmd)
+        elif isinstance(cmd, CartRemove):
+            if not 1 <= cmd.item <= max(screen.cart_lines, 0):
+                n = screen.cart_lines
+                question = (
+                    "Your cart is empty, so there is nothing to remove."
+                    if not n
+                    else f"Your cart has {n} line{'s' if n != 1 else ''}; which one should I remove?"
+                )
+                ask(Clarify(question=question), f"cart_remove points at {cmd.item}, {n} lines")
+                continue
+            out.append(cmd)
+        elif isinstance(cmd, (OrderStatus, ReturnRequest)):
+            out.append(cmd.model_copy(update={"order_id": normalise_order_id(cmd.order_id)}))
+        else:
+            out.append(cmd)
+    # Small talk and the model's own questions stand alone; a decline goes first.
+    real = [c for c in out if not isinstance(c, (SmallTalk, Clarify, Decline)) or id(c) in asked]
+    if real:
+        dropped = [c.type for c in out if c not in real and not isinstance(c, Decline)]
+        if dropped:
+            notes.append(f"dropped {dropped} next to a request")
+        return [c for c in out if isinstance(c, Decline)] + real, notes
+    if len(out) > 1:
+        out = [c for c in out if isinstance(c, Decline)] or out[:1]
+    return out, notes

@@ -1,0 +1,161 @@
+"""Commands without a model: the fast path for unambiguous messages, and the fallback.
+
+The fast path answers messages whose meaning a rule is sure of (an order number, "thanks",
+"a real person please"), so they never wait for the model. The fallback turns the rules router's
+intent into commands when the model is missing, slow, or returns nothing valid: the same
+executor runs either way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.constraints import ConstraintError, Vocabulary, parse
+
+from ..router import Route, find_ordinals
+from .schema import (
+    AskAbout,
+    CartAdd,
+    CartRemove,
+    CartShow,
+    Command,
+    Compare,
+    Handoff,
+    OrderStatus,
+    PolicyQuestion,
+    Refine,
+    ReturnRequest,
+    Search,
+    SmallTalk,
+)
+
+_THANKS = re.compile(
+    r"^\s*(thanks|thank you|thx|cheers|great,? thanks|perfect,? thanks)\b[\w\s,'!.]{0,30}$", re.I
+)
+_BYE = re.compile(r"^\s*(bye|goodbye|see you|that's all|that is all|nothing else)\b[\s!.]*$", re.I)
+_HELLO = re.compile(
+    r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b[\s!.,]*(there)?[\s!.]*$", re.I
+)
+_CAPABILITIES = re.compile(r"^\s*what can you (do|help( me)? with)\b[\s?!.]*$", re.I)
+_CART_WORD = r"(cart|basket|bag)"
+_CART_SHOW = re.compile(rf"\b(show|view|see|what'?s in|open)\b.{{0,15}}\bmy {_CART_WORD}\b", re.I)
+_CART_ADD = re.compile(
+    rf"\b(add|put|buy|get me)\b.*\b(to|in|into)\s+(my|the)\s+{_CART_WORD}\b", re.I
+)
+_CART_REMOVE = re.compile(
+    rf"\b(remove|delete|take)\b.*\b(from|out of)\s+(my|the)\s+{_CART_WORD}", re.I
+)
+_QUANTITY = re.compile(r"\b(\d{1,2}|two|three|four|five)\b(?! ?(?:st|nd|rd|th)\b)", re.I)
+_WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
+_CHEAPER = re.compile(r"cheaper|less expensive|lower price|budget")
+_PRICIER = re.compile(r"more expensive|higher end|premium|better quality")
+_OTHER_BRAND = re.compile(r"not that brand|other brand|different brand")
+_WHICH_OF_THESE = re.compile(
+    r"\b(which|what)( one)? of (these|them|those)\b|\bwhich (one|is|has|would)\b", re.I
+)
+
+
+def smalltalk_kind(text: str) -> str | None:
+    """The kind of a message that is only small talk, else None."""
+    for kind, pattern in (
+        ("thanks", _THANKS),
+        ("goodbye", _BYE),
+        ("greeting", _HELLO),
+        ("capabilities", _CAPABILITIES),
+    ):
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def fast_path(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Command] | None:
+    """Commands for a message a rule is sure of, or None (the model decides).
+
+    Sure means: small talk alone, a cart phrase, or a high-precision rule of the router (an
+    order number, "a real person", "cheaper", "the second one", "compare"). Product requests
+    themselves always go to the model."""
+    kind = smalltalk_kind(text)
+    if kind:
+        return [SmallTalk(kind=kind)]  # type: ignore[arg-type]
+    cart = _cart_command(text, shown)
+    if cart is not None:
+        return [cart]
+    if route.method != "rule" or route.intent == "greeting":
+        return None
+    if route.intent in ("refine", "product_details", "compare") and not shown:
+        return None
+    return from_route(route, text, shown, vocab)
+
+
+def _item_numbers(text: str, shown: int) -> list[int]:
+    """1-based item numbers for the ordinals in the text ("last" is the last shown)."""
+    found: list[int] = []
+    for n in find_ordinals(text):
+        item = shown if n < 0 else n + 1
+        if item >= 1 and item not in found:
+            found.append(item)
+    return found
+
+
+def _cart_command(text: str, shown: int) -> Command | None:
+    if _CART_SHOW.search(text):
+        return CartShow()
+    items = _item_numbers(text, shown)
+    if _CART_REMOVE.search(text):
+        return CartRemove(item=items[0] if items else 1)
+    if _CART_ADD.search(text) and shown:
+        qty = next(
+            (int(m) if m.isdigit() else _WORD_NUMBERS[m.lower()] for m in _QUANTITY.findall(text)),
+            1,
+        )
+        return CartAdd(item=items[0] if items else 1, quantity=max(1, min(qty, 99)))
+    return None
+
+
+def _search_slots(text: str, vocab: Vocabulary) -> dict:
+    try:
+        c = parse(text, vocab)
+    except ConstraintError:
+        return {"query": text[:200]}
+    return {
+        "query": c.text[:200],
+        "min_price": c.min_price,
+        "max_price": c.max_price,
+        "categories": sorted(c.sub_categories | c.categories),
+        "brands": sorted(c.brands),
+        "exclude_brands": sorted(c.exclude_brands),
+    }
+
+
+def from_route(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Command]:
+    """The rules router's reading of a message, as commands (the model-less fallback)."""
+    cart = _cart_command(text, shown)
+    if cart is not None:
+        return [cart]
+    intent = route.intent
+    order_id = route.order_ids[0] if route.order_ids else None
+    items = _item_numbers(text, shown)
+    if intent == "greeting":
+        return [SmallTalk(kind=smalltalk_kind(text) or "greeting")]  # type: ignore[arg-type]
+    if intent == "handoff":
+        return [Handoff(reason="requested")]
+    if intent == "order_status":
+        return [OrderStatus(order_id=order_id)]
+    if intent == "return_request":
+        return [ReturnRequest(order_id=order_id)]
+    if intent == "policy":
+        return [PolicyQuestion(question=text[:200])]
+    if intent == "compare":
+        return [Compare(items=items)]
+    if shown and not items and _WHICH_OF_THESE.search(text):
+        return [Compare(items=[], aspect=text[:200])]
+    if intent == "product_details":
+        return [AskAbout(items=items[:1] or [1], question=text[:200])]
+    slots = _search_slots(text, vocab)
+    if intent != "refine":
+        return [Search(**slots)]
+    low = text.lower()
+    direction = "cheaper" if _CHEAPER.search(low) else "pricier" if _PRICIER.search(low) else None
+    other_brand = (items[0] if items else 1) if _OTHER_BRAND.search(low) else None
+    slots.pop("query")
+    return [Refine(price_direction=direction, exclude_brand_of=other_brand, **slots)]

@@ -1,0 +1,170 @@
+"""One turn's understanding: the fast path, else the model's commands, else the rules fallback.
+
+The model sees the message, the numbered items on screen, the active search, the cart and the
+last intent, and answers JSON under `COMMANDS_JSON_SCHEMA`. Whatever it says is validated
+(`check_commands`); an unusable answer falls back to the rules, and the reply records which path
+understood the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
+
+from retrieval.catalogue import CatalogueIndex
+from retrieval.constraints import ConstraintError, Constraints, Vocabulary, parse
+
+from ..guards import redact
+from ..llm import LLMServiceError
+from ..prompts import PromptLibrary
+from ..router import Route
+from .check import Screen, check_commands
+from .rules import fast_path, from_route
+from .schema import COMMANDS_JSON_SCHEMA, Command, Refine, Search, parse_commands
+
+log = logging.getLogger(__name__)
+UNDERSTAND_SLOT = 0  # llama.cpp slot whose cached prefix is the understanding prompt
+MAX_COMMAND_TOKENS = 120
+
+
+@dataclass
+class Understanding:
+    commands: list[Command]
+    by: str  # "model" | "rules" (fast path) | "fallback" (no model, or its answer was unusable)
+    notes: list[str] = field(default_factory=list)
+    ms: float = 0.0
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """What the model is told about the conversation, rendered by code."""
+
+    screen: str
+    constraints: str
+    cart: str
+    last_intent: str
+
+
+def describe_screen(ids: list[str], catalogue: CatalogueIndex) -> str:
+    lines = []
+    for n, pid in enumerate(ids, 1):
+        if pid in catalogue:
+            p = catalogue.get(pid)
+            brand = f", {p.brand}" if p.brand else ""
+            lines.append(f"{n}. {p.name} (${p.price:,.2f}, {p.sub_category}{brand})")
+    return "; ".join(lines)
+
+
+def describe_search(c: Constraints) -> str:
+    parts = [f'"{c.text}"'] if c.text else []
+    described = c.describe()
+    return ", ".join(parts + ([described] if described else []))
+
+
+def categories_line(catalogue: CatalogueIndex) -> str:
+    v = catalogue.vocabulary
+    return ", ".join(sorted(v.sub_categories | v.categories))
+
+
+def with_parsed_slots(commands: list[Command], message: str, vocab: Vocabulary) -> list[Command]:
+    """Prices and brands the deterministic parser reads in the message win over the model's:
+    the model picks the command and the product words, code reads "under $150" and "not Hon"."""
+    try:
+        parsed = parse(message, vocab)
+    except ConstraintError:
+        return commands
+    out: list[Command] = []
+    for cmd in commands:
+        if isinstance(cmd, (Search, Refine)):
+            update: dict[str, Any] = {}
+            if parsed.min_price is not None or parsed.max_price is not None:
+                update |= {"min_price": parsed.min_price, "max_price": parsed.max_price}
+            if parsed.brands:
+                update["brands"] = sorted(set(cmd.brands) | parsed.brands)
+            if parsed.exclude_brands:
+                update["exclude_brands"] = sorted(set(cmd.exclude_brands) | parsed.exclude_brands)
+                update["brands"] = [
+                    b for b in update.get("brands", cmd.brands) if b not in parsed.exclude_brands
+                ]
+            cmd = cmd.model_copy(update=update) if update else cmd
+        out.append(cmd)
+    return out
+
+
+class Understander:
+    """Reads a message into checked commands; holds the prompt library and the catalogue."""
+
+    def __init__(self, library: PromptLibrary, catalogue: CatalogueIndex, store_name: str) -> None:
+        self.library = library
+        self.catalogue = catalogue
+        self.store_name = store_name
+        self._categories = categories_line(catalogue)
+
+    def messages(self, view: TurnView, message: str) -> list[Any]:
+        return self.library.get("understand").messages(
+            store_name=self.store_name,
+            categories=self._categories,
+            screen=view.screen,
+            constraints=view.constraints,
+            cart=view.cart,
+            last_intent=view.last_intent,
+            message=redact(message),  # PII never reaches a model, local or remote
+        )
+
+    def ask_model(
+        self, llm: BaseChatModel, view: TurnView, message: str
+    ) -> tuple[list[Command], str]:
+        """The model's commands, parsed (not yet checked); raises on anything unusable."""
+        from ..llm.structured import complete_json  # the backends' structured-output seam
+
+        raw = complete_json(
+            llm,
+            self.messages(view, message),
+            COMMANDS_JSON_SCHEMA,
+            name="commands",
+            max_tokens=MAX_COMMAND_TOKENS,
+            slot=UNDERSTAND_SLOT,
+        )
+        return list(parse_commands(raw).commands), raw
+
+    def understand(
+        self,
+        llm: BaseChatModel | None,
+        route: Route,
+        message: str,
+        view: TurnView,
+        screen: Screen,
+    ) -> Understanding:
+        t0 = time.perf_counter()
+        vocab = self.catalogue.vocabulary
+        quick = fast_path(route, message, screen.shown, vocab)
+        if quick is not None:
+            cmds, notes = check_commands(quick, screen, vocab)
+            return Understanding(cmds, "rules", notes, (time.perf_counter() - t0) * 1e3)
+        notes: list[str] = []
+        raw = ""
+        if llm is not None:
+            try:
+                proposed, raw = self.ask_model(llm, view, message)
+                proposed = with_parsed_slots(proposed, message, vocab)
+                cmds, notes = check_commands(proposed, screen, vocab, message)
+                if cmds:
+                    return Understanding(
+                        cmds, "model", notes, (time.perf_counter() - t0) * 1e3, raw
+                    )
+                notes.append("the model's commands were all dropped")
+            except (ValidationError, ValueError, LLMServiceError) as exc:
+                notes.append(f"unusable model answer: {str(exc)[:200]}")
+                log.info("understanding fell back to rules: %s", exc)
+            except Exception as exc:  # a model server that went away must not cost the turn
+                notes.append(f"model failed: {type(exc).__name__}")
+                log.warning("understanding model failed: %s", exc)
+        cmds, more = check_commands(from_route(route, message, screen.shown, vocab), screen, vocab)
+        by = "fallback" if llm is not None else "rules"
+        return Understanding(cmds, by, notes + more, (time.perf_counter() - t0) * 1e3, raw)
