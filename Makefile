@@ -31,6 +31,9 @@ install-test: $(VENV)/.installed-test
 data: $(VENV)/.installed
 	bash scripts/fetch_data.sh $(DATA) $(PIP)
 
+# The index embeds name + category + the shipped LLM enrichment
+# (retrieval/data/enrichment-<catalogue>.jsonl.gz, loaded into the database cache); --if-missing
+# still re-embeds when the shipped enrichment or a product changed. `shopassist enrich` rebuilds it.
 index: data
 	$(VENV)/bin/shopassist index --if-missing
 	$(VENV)/bin/shopassist train --if-missing
@@ -54,7 +57,7 @@ run: index
 SCALE_OUT_TESTS ?= tests/test_recommendation.py tests/test_support_orders.py \
   tests/test_support_returns.py tests/test_support_tickets.py tests/test_support_knowledge.py \
   tests/test_agent.py tests/test_api.py tests/test_privacy.py tests/test_catalogue_search.py \
-  tests/test_red_team.py
+  tests/test_red_team.py tests/test_cart.py
 
 # A private PostgreSQL cluster on 127.0.0.1 (Debian's package) and its driver; prints the URL.
 postgres: install-test

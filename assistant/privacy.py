@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from retrieval.db import (
+    CartLineRow,
     ChatLogRow,
     CustomerRow,
     EventRow,
@@ -87,6 +88,10 @@ def export_user(stack: RetrievalStack, user_id: str) -> dict:
                 _record(t, "id", "reason", "summary", "created_at", "status")
                 for t in s.scalars(select(TicketRow).where(TicketRow.user_id == user_id))
             ],
+            "cart": [
+                _record(ln, "product_id", "quantity", "added_at")
+                for ln in s.scalars(select(CartLineRow).where(CartLineRow.owner == f"u:{user_id}"))
+            ],
             "ab_exposures": [
                 _record(x, "experiment", "variant", "kind", "product_id", "ts")
                 for x in s.scalars(select(ExposureRow).where(ExposureRow.user_id == user_id))
@@ -105,6 +110,7 @@ def delete_user(stack: RetrievalStack, user_id: str) -> DeletionReport:
             s.execute(delete(t).where(t.user_id == user_id)).rowcount  # type: ignore[attr-defined]
             for t in (EventRow, ChatLogRow, TicketRow, ExposureRow)
         ]
+        s.execute(delete(CartLineRow).where(CartLineRow.owner == f"u:{user_id}"))
     stack.recommendations().forget(user_id)
     return DeletionReport(user_id, *counts)
 

@@ -19,7 +19,7 @@ from retrieval.sources.base import Product
 from retrieval.stack import RetrievalStack
 
 from .conversation import Reply, ToolCall
-from .support import Citation, OrderView, ReturnDecision, SupportDesk
+from .support import Cart, CartOwner, Citation, OrderView, ReturnDecision, SupportDesk
 
 _HIDDEN_ARGS = ("constraints",)  # too big to log; their text is logged as `query`
 
@@ -37,6 +37,9 @@ class AgentTools:
             "return_eligibility": self.return_eligibility,
             "policy_answer": self.policy_answer,
             "handoff_to_human": self.handoff_to_human,
+            "cart_add": self.cart_add,
+            "cart_remove": self.cart_remove,
+            "cart_show": self.cart_show,
         }
 
     def names(self) -> list[str]:
@@ -93,6 +96,22 @@ class AgentTools:
     def handoff_to_human(self, user_id: str | None, reason: str, summary: str) -> int:
         """Open a ticket for a human colleague; returns its number."""
         return self.desk.create_ticket(user_id, reason, summary)
+
+    # The cart: its owner is the verified user, else this conversation's session. Raises
+    # CartError (with a `code`) for an unknown product, a bad quantity or a missing line.
+    def cart_add(
+        self, user_id: str | None, session_id: str | None, product_id: str, quantity: int = 1
+    ) -> Cart:
+        """Put a catalogue product in the shopper's cart (more of it if it is there already)."""
+        return self.desk.cart.add(CartOwner.of(user_id, session_id), product_id, quantity)
+
+    def cart_remove(self, user_id: str | None, session_id: str | None, product_id: str) -> Cart:
+        """Take a product's line out of the shopper's cart."""
+        return self.desk.cart.remove(CartOwner.of(user_id, session_id), product_id)
+
+    def cart_show(self, user_id: str | None, session_id: str | None) -> Cart:
+        """The shopper's cart, priced from the catalogue now."""
+        return self.desk.cart.get(CartOwner.of(user_id, session_id))
 
     def customer_first_name(self, user_id: str | None) -> str | None:
         if not user_id:

@@ -133,6 +133,21 @@ class ChatLogRow(Base):
     ts: Mapped[datetime] = mapped_column(DateTime)
 
 
+class CartLineRow(Base):
+    """One line of a shopper's cart. `owner` is "u:<user id>" or "s:<session id>" (anonymous);
+    the price is never stored: it is the catalogue's at read time. No foreign key to products,
+    so a catalogue reload never fails on a cart (a vanished product is skipped when read)."""
+
+    __tablename__ = "cart_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(96))
+    product_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (Index("ux_cart_lines_owner_product", "owner", "product_id", unique=True),)
+
+
 RowT = TypeVar("RowT", bound=Base)
 
 

@@ -240,3 +240,58 @@ def test_phone_width_layout(browser, base_url):
         page.screenshot(path=SHOTS / "home-phone.png")
     finally:
         ctx.close()
+
+
+def test_add_to_cart_fills_the_cart_panel(page, base_url, runtime):
+    from assistant.support import CartOwner
+
+    mine = CartOwner.of(CUSTOMER, None)
+    runtime.desk.cart.clear(mine)
+    open_home(page, base_url)
+    panel = page.locator("#cart-panel")
+    head = panel.locator(".sa-cart-head")
+    expect(head).to_have_attribute("data-count", "0")
+    pid = first_section_ids(page)[0]
+    page.locator(f"#cart-{pid}").click()
+    expect(page.locator("#home-notice .sa-notice")).to_contain_text("Added to your cart")
+    line = panel.locator(f'.sa-cart-line[data-product-id="{pid}"]')
+    expect(line).to_have_attribute("data-quantity", "1")
+    expect(line).to_contain_text(runtime.stack.catalogue.get(pid).name)
+    expect(head).to_have_attribute("data-count", "1")
+    assert runtime.desk.cart.get(mine).quantity_of(pid) == 1  # the real cart, not the page's
+    page.screenshot(path=SHOTS / "home-cart.png")
+
+    # After a chat turn the panel shows the cart as stored (a chat command may change it).
+    other = next(p.id for p in runtime.stack.catalogue.products if p.id != pid)
+    runtime.desk.cart.add(mine, other, 2, record_event=False)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What is your return policy?")
+    expect(panel.locator(f'.sa-cart-line[data-product-id="{other}"]')).to_have_attribute(
+        "data-quantity", "2"
+    )
+    expect(head).to_have_attribute("data-count", "3")
+
+    page.locator(f"#uncart-{pid}").click()
+    expect(line).to_have_count(0)
+    expect(head).to_have_attribute("data-count", "2")
+    assert runtime.desk.cart.get(mine).quantity_of(pid) == 0
+    runtime.desk.cart.clear(mine)
+
+
+def test_widget_add_to_cart_updates_its_badge(page, base_url):
+    page.goto(f"{base_url}/widget-demo?mode=anonymous", wait_until="domcontentloaded")
+    page.locator('[data-testid="widget-bubble"]').click()
+    badge = page.locator('[data-testid="widget-cart"]')
+    expect(badge).to_have_attribute("data-count", "0")
+    widget_ask(page, "I need a bookcase")
+    card = page.locator('[data-testid="widget-card"]').first
+    card.locator('[data-testid="widget-add"]').click()
+    expect(badge).to_have_attribute("data-count", "1")
+    expect(badge).to_contain_text("$")
+    badge.click()
+    lines = page.locator('[data-testid="widget-cart-line"]')
+    expect(lines).to_have_count(1)
+    expect(lines.first).to_have_attribute("data-product-id", card.get_attribute("data-product-id"))
+    page.screenshot(path=SHOTS / "widget-cart.png")
+    lines.first.get_by_role("button").click()
+    expect(badge).to_have_attribute("data-count", "0")

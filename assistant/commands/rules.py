@@ -50,6 +50,12 @@ _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _CHEAPER = re.compile(r"cheaper|less expensive|lower price|budget")
 _PRICIER = re.compile(r"more expensive|higher end|premium|better quality")
 _OTHER_BRAND = re.compile(r"not that brand|other brand|different brand")
+# A short follow-up that only moves the price or the brand: "show me something cheaper".
+_REFINE_HINT = re.compile(
+    r"\b(cheaper|less expensive|lower price|more expensive|pricier|not that brand|"
+    r"other brands?|different brand)\b",
+    re.I,
+)
 _WHICH_OF_THESE = re.compile(
     r"\b(which|what)( one)? of (these|them|those)\b|\bwhich (one|is|has|would)\b", re.I
 )
@@ -80,6 +86,8 @@ def fast_path(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Co
     cart = _cart_command(text, shown)
     if cart is not None:
         return [cart]
+    if shown and len(text.split()) <= 8 and _REFINE_HINT.search(text):
+        return from_route(Route("refine", 1.0, "rule"), text, shown, vocab)
     if route.method != "rule" or route.intent == "greeting":
         return None
     if route.intent in ("refine", "product_details", "compare") and not shown:

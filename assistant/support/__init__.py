@@ -1,6 +1,7 @@
 """Customer service: authorised order status, code-decided return eligibility, policy answers
-with citations, and support tickets. The LLM only phrases what these functions decide."""
+with citations, support tickets and shopping carts. The LLM only phrases what these functions decide."""
 
+from .cart import MAX_LINES, MAX_QUANTITY, Cart, CartError, CartLine, CartOwner, CartService
 from .clock import StoreClock, default_store_today
 from .desk import SupportDesk
 from .knowledge import Citation, KnowledgeBase, KnowledgeIndexReport, index_knowledge
@@ -21,7 +22,14 @@ from .tickets import TicketReason, TicketView, create_ticket, list_tickets
 
 __all__ = [
     "DEFAULT_POLICY",
+    "MAX_LINES",
+    "MAX_QUANTITY",
     "AuthRequired",
+    "Cart",
+    "CartError",
+    "CartLine",
+    "CartOwner",
+    "CartService",
     "Citation",
     "KnowledgeBase",
     "KnowledgeIndexReport",

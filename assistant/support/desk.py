@@ -1,4 +1,4 @@
-"""The service desk: one object over orders, returns, the knowledge base and tickets.
+"""The service desk: one object over orders, returns, the knowledge base, tickets and carts.
 
 Everything here is decided by code from the data and the written policy; the turn layer only
 phrases what the desk returns, and this module imports nothing from it.
@@ -6,10 +6,11 @@ phrases what the desk returns, and this module imports nothing from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retrieval.stack import RetrievalStack
 
+from .cart import CartService
 from .knowledge import KnowledgeBase
 from .orders import OrderService, OrderView
 from .policy import DEFAULT_POLICY, ReturnPolicy
@@ -23,6 +24,11 @@ class SupportDesk:
     orders: OrderService
     knowledge: KnowledgeBase
     policy: ReturnPolicy = DEFAULT_POLICY
+    # One per runtime: the web layer reaches it as `runtime.desk.cart`, the tools as `desk.cart`.
+    cart: CartService = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cart = CartService(self.stack)
 
     @classmethod
     def from_stack(cls, stack: RetrievalStack) -> SupportDesk:

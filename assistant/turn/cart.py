@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 from ..commands.schema import CartAdd, CartRemove, CartShow
+from ..support import CartError
 from .context import TurnContext
 from .shopping import on_screen
+
+log = logging.getLogger(__name__)
 
 
 def _owner(ctx: TurnContext) -> dict[str, Any]:
@@ -20,15 +24,25 @@ def _note(ctx: TurnContext, cart: Any) -> None:
     ctx.reply.cart = asdict(cart)
 
 
+_PROBLEMS = {
+    "quantity_limit": "You can have at most 99 of one item in your cart.",
+    "cart_full": "Your cart is full (50 different items). Remove something first.",
+    "bad_quantity": "I can add between 1 and 99 of an item.",
+    "not_in_cart": "That item isn't in your cart.",
+    "unknown_product": "I can't find that product any more.",
+}
+
+
 def _cart_call(ctx: TurnContext, tool: str, **kwargs: Any) -> Any | None:
+    """The tool's cart, or None after saying why it could not be done."""
     try:
         return ctx.call(tool, **_owner(ctx), **kwargs)
-    except Exception as exc:  # noqa: BLE001 - a CartError or a database outage: say so
-        code = getattr(exc, "code", None)
-        if code is None:
-            ctx.say_template("cart_unavailable")
-            return None
-        raise
+    except CartError as exc:
+        ctx.say(_PROBLEMS.get(exc.code, "I couldn't change your cart."))
+    except Exception as exc:  # noqa: BLE001 - a database outage must not cost the reply
+        log.error("cart %s failed: %s", tool, exc)
+        ctx.say_template("cart_unavailable")
+    return None
 
 
 def cart_add(ctx: TurnContext, cmd: CartAdd) -> Iterator[None]:

@@ -19,7 +19,7 @@ from ..runtime import Runtime
 from .deps import WebState
 from .errors import ApiError, ErrorResponse, install_error_handlers
 from .middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
-from .routers import chat, events, health, home, orders, products, widget
+from .routers import cart, chat, events, health, home, orders, products, widget
 from .shop import Shop
 from .ui import build_ui
 from .ui_render import UI_CSS, ui_theme
@@ -43,7 +43,7 @@ def api_router() -> APIRouter:
         prefix="/api",
         responses={422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
     )
-    for module in (chat, home, events, orders, products, health):
+    for module in (chat, home, events, cart, orders, products, health):
         api.include_router(module.router)
     api.include_router(_unknown)
     return api
@@ -71,14 +71,14 @@ def create_app(
         version="0.1.0",
         docs_url="/docs",
         description="Conversational shopping assistant: chat, home pages, events, "
-        "orders. Authenticate with a signed shopper token.",
+        "carts, orders. Authenticate with a signed shopper token.",
     )
     app.state.web = WebState(settings, runtime, shop)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],  # DELETE: cart lines
         allow_headers=["Authorization", "X-Shopper-Token", "Content-Type", "Idempotency-Key"],
         expose_headers=["X-Session-Id", "Retry-After", "Idempotency-Replayed", "Server-Timing"],
         max_age=600,

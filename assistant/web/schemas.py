@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from ..conversation import Reply
+    from ..support.cart import Cart
     from ..support.orders import OrderView
     from .shop import HomeView
 
@@ -235,3 +236,43 @@ class MeResponse(BaseModel):
     signed_in: bool
     user_id: str | None
     name: str | None
+
+
+class CartAddRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1, max_length=64, description="A catalogue product id.")
+    quantity: int = Field(
+        default=1, ge=1, le=99, strict=True, description="How many to add (1 to 99 a line)."
+    )
+
+
+class CartLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_id: str
+    name: str
+    price: float = Field(description="The catalogue's unit price now")
+    quantity: int
+    line_total: float
+
+
+class CartResponse(BaseModel):
+    """A shopper's cart, priced from the catalogue when read (prices are never stored)."""
+
+    lines: list[CartLineOut]
+    count: int = Field(description="Items in the cart: the sum of the quantities")
+    total: float
+    currency: Literal["USD"] = "USD"
+    session_id: str | None = Field(
+        default=None, description="The anonymous session that owns this cart (null: signed in)"
+    )
+
+    @classmethod
+    def of(cls, cart: Cart, session_id: str | None) -> CartResponse:
+        return cls(
+            lines=[CartLineOut.model_validate(ln) for ln in cart.lines],
+            count=cart.count,
+            total=cart.total,
+            session_id=session_id,
+        )

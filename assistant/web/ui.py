@@ -1,21 +1,40 @@
-"""The shopper-facing Gradio UI: a personalised home page and a chat with the assistant.
+"""The shopper-facing Gradio UI: a personalised home page, a chat with the assistant and the
+shopper's cart beside them.
 
 Nothing here decides a fact: home pages come from `retrieval.home` (the scoring core), chat
-replies from the agent through `Shop.chat_turn` (`ui_chat`). This module only lays them out;
-the HTML it shows is built, escaped, in `ui_render`.
+replies from the agent through `Shop.chat_turn` (`ui_chat`), carts from the desk's
+`CartService`. This module only lays them out; the HTML it shows is built, escaped, in
+`ui_render`.
+
+The cart's owner is the shopper, or for a new visitor the chat's session id (`conv`, set when
+the page loads), so the card buttons and chat commands ("add the second one to my cart") fill
+the same cart.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import gradio as gr
 
+from ..support.cart import Cart, CartError, CartOwner
 from .shop import Shop
 from .ui_chat import make_on_like, make_respond
-from .ui_render import card_html, esc, llm_status_text, why_html
+from .ui_render import (
+    card_html,
+    cart_head_html,
+    cart_line_html,
+    cart_total_html,
+    esc,
+    llm_status_text,
+    why_html,
+)
+
+log = logging.getLogger(__name__)
 
 NEW_VISITOR = "__new__"
 SHOPPERS_LISTED = 50
@@ -61,6 +80,64 @@ def _home_state(shop: Shop, user: str | None, bucket: str) -> dict:
     return {"page": view.page.as_json(), "variant": view.variant}
 
 
+def _cart_state(cart: Cart) -> dict:
+    """The cart as the UI keeps it: the same shape as a chat reply's `reply.cart`."""
+    return asdict(cart)
+
+
+def read_cart(shop: Shop, user: str | None, conv: str | None) -> dict:
+    """The shopper's cart now (empty when there is no shopper or session yet)."""
+    if not user and not conv:
+        return _cart_state(Cart())
+    try:
+        return _cart_state(shop.runtime.desk.cart.get(CartOwner.of(user, conv)))
+    except Exception as exc:  # a cart outage must not break the page
+        log.error("could not read the cart: %s", exc)
+        return {**_cart_state(Cart()), "unavailable": True}
+
+
+def _adding(shop: Shop, pid: str) -> Callable[[str | None, str, str | None, dict], tuple]:
+    """A card's "Add to cart": into the real cart, then the event and re-rank, as before."""
+
+    def add(user: str | None, b: str, conv: str | None, state: dict) -> tuple:
+        item = _find_item(state, pid) or {"id": pid, "name": pid}
+        conv = conv or b  # the page sets `conv` on load; the bucket is only a fallback
+        try:
+            cart = shop.runtime.desk.cart.add(CartOwner.of(user, conv), pid, record_event=False)
+        except CartError as exc:
+            msg = (
+                f"<div class='sa-notice sa-warn' data-kind='cart_error'>Couldn't add "
+                f"<strong>{esc(item['name'])}</strong>: {esc(exc.message)}</div>"
+            )
+            return gr.skip(), _shown(msg), gr.skip(), read_cart(shop, user, conv)
+        # The add_to_cart event and the A/B click, exactly as the button recorded them before.
+        shop.home_click(user, b, pid, "add_to_cart")
+        extra = (
+            "your picks below have been updated."
+            if user
+            else "sign in to get picks that learn from this."
+        )
+        msg = (
+            f"<div class='sa-notice' data-kind='add_to_cart'>Added to your cart: "
+            f"<strong>{esc(item['name'])}</strong> (your cart: {cart.count} "
+            f"item{'s' if cart.count != 1 else ''}, ${cart.total:,.2f}); {extra}</div>"
+        )
+        home_now = _home_state(shop, user, b)
+        return home_now, _shown(msg), _shown(why_html(item)), _cart_state(cart)
+
+    return add
+
+
+def _removing(shop: Shop, pid: str) -> Callable[[str | None, str | None], dict]:
+    def remove(user: str | None, conv: str | None) -> dict:
+        try:
+            return _cart_state(shop.runtime.desk.cart.remove(CartOwner.of(user, conv), pid))
+        except CartError:  # gone already (another tab, or the chat): show what is there
+            return read_cart(shop, user, conv)
+
+    return remove
+
+
 def _acting(shop: Shop, pid: str, kind: str) -> Callable[[str | None, str, dict], tuple]:
     """A card button's handler: record the click, then re-rank the home page."""
 
@@ -82,7 +159,14 @@ def _acting(shop: Shop, pid: str, kind: str) -> Callable[[str | None, str, dict]
     return act
 
 
-def _home_tab(shop: Shop, user_state: gr.State, bucket: gr.State, home: gr.State) -> tuple:
+def _home_tab(
+    shop: Shop,
+    user_state: gr.State,
+    bucket: gr.State,
+    home: gr.State,
+    conv: gr.State,
+    cart_state: gr.State,
+) -> tuple:
     hello = gr.HTML(elem_id="home-hello")
     # Hidden until they have something to say, so they take no space.
     notice = gr.HTML(elem_id="home-notice", visible=False)
@@ -111,13 +195,18 @@ def _home_tab(shop: Shop, user_state: gr.State, bucket: gr.State, home: gr.State
                 elem_id=f"why-{pid}",
                 elem_classes="sa-why",
             )
-        for btn, kind in ((view, "view"), (cart, "add_to_cart")):
-            btn.click(
-                _acting(shop, pid, kind),
-                [user_state, bucket, home],
-                [home, notice, why],
-                api_visibility="private",
-            )
+        view.click(
+            _acting(shop, pid, "view"),
+            [user_state, bucket, home],
+            [home, notice, why],
+            api_visibility="private",
+        )
+        cart.click(
+            _adding(shop, pid),
+            [user_state, bucket, conv, home],
+            [home, notice, why, cart_state],
+            api_visibility="private",
+        )
         explain.click(
             lambda state, p=pid: _shown(why_html(_find_item(state, p))),
             [home],
@@ -142,6 +231,32 @@ def _home_tab(shop: Shop, user_state: gr.State, bucket: gr.State, home: gr.State
                     card(item)
 
     return hello, notice, why
+
+
+def _cart_panel(shop: Shop, user_state: gr.State, conv: gr.State, cart_state: gr.State) -> None:
+    """The cart beside the tabs: one line per product with a remove button, and the total."""
+
+    @gr.render(inputs=[cart_state], triggers=[cart_state.change])
+    def render_cart(state: dict) -> None:
+        gr.HTML(cart_head_html(state), padding=False, key="cart-head")
+        for line in (state or {}).get("lines", []):
+            pid = line["product_id"]
+            with gr.Row(elem_classes="sa-cart-row", key=f"cart-row-{pid}"):
+                gr.HTML(cart_line_html(line), padding=False)
+                gr.Button(
+                    "Remove",
+                    size="sm",
+                    variant="secondary",
+                    elem_id=f"uncart-{pid}",
+                    elem_classes="sa-uncart",
+                    min_width=0,
+                ).click(
+                    _removing(shop, pid),
+                    [user_state, conv],
+                    [cart_state],
+                    api_visibility="private",
+                )
+        gr.HTML(cart_total_html(state), padding=False, key="cart-total")
 
 
 def _chat_tab() -> tuple:
@@ -188,6 +303,7 @@ def build_ui(shop: Shop) -> gr.Blocks:
         user_state = gr.State(None)
         home = gr.State({})
         conv = gr.State(None)  # the chat's session id in the shop's session store
+        cart_state = gr.State({})  # the shopper's cart, as `reply.cart` carries it
 
         with gr.Row(equal_height=True, elem_id="sa-top"):
             with gr.Column(scale=3, min_width=280):
@@ -206,11 +322,14 @@ def build_ui(shop: Shop) -> gr.Blocks:
         status = gr.Markdown(llm_status_text(runtime.llm_status), elem_id="llm-status")
         timer = gr.Timer(2.0, active=runtime.llm_status == "loading")
 
-        with gr.Tabs():
-            with gr.Tab("For you", id="home", elem_id="tab-home"):
-                hello, notice, why = _home_tab(shop, user_state, bucket, home)
-            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
-                chatbot, box, send, clear = _chat_tab()
+        with gr.Row(elem_id="sa-main"):
+            with gr.Column(scale=4, min_width=320), gr.Tabs():
+                with gr.Tab("For you", id="home", elem_id="tab-home"):
+                    hello, notice, why = _home_tab(shop, user_state, bucket, home, conv, cart_state)
+                with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
+                    chatbot, box, send, clear = _chat_tab()
+            with gr.Column(scale=1, min_width=240, elem_id="cart-panel"):
+                _cart_panel(shop, user_state, conv, cart_state)
 
         # Events -------------------------------------------------------------------------
         def on_load(request: gr.Request):
@@ -228,6 +347,7 @@ def build_ui(shop: Shop) -> gr.Blocks:
                 if user and user not in {c.id for c in customers}
                 else []
             )
+            session = uuid.uuid4().hex  # the chat's, and a new visitor's cart's
             return (
                 b,
                 user,
@@ -237,19 +357,41 @@ def build_ui(shop: Shop) -> gr.Blocks:
                 _shown(""),
                 _shown(""),
                 [],
-                None,
+                session,
+                read_cart(shop, user, session),
             )
 
         def on_switch(choice: str, b: str):
             user = _as_user(choice)
             home_now = _home_state(shop, user, b)
-            return user, home_now, _greeting(shop, user), _shown(""), _shown(""), [], None
+            session = uuid.uuid4().hex  # someone else now: a new visitor starts an empty cart
+            return (
+                user,
+                home_now,
+                _greeting(shop, user),
+                _shown(""),
+                _shown(""),
+                [],
+                session,
+                read_cart(shop, user, session),
+            )
 
-        outs = [user_state, home, hello, notice, why, chatbot, conv]
+        def new_conversation(user: str | None, old: str | None):
+            session = uuid.uuid4().hex
+            if not user and old:  # a new visitor's cart belongs to the session: bring it along
+                try:
+                    shop.runtime.desk.cart.merge(
+                        CartOwner.of(None, old), CartOwner.of(None, session)
+                    )
+                except Exception as exc:
+                    log.error("could not carry the cart over: %s", exc)
+            return [], session, read_cart(shop, user, session)
+
+        outs = [user_state, home, hello, notice, why, chatbot, conv, cart_state]
         demo.load(
             on_load,
             None,
-            [bucket, user_state, shopper, home, hello, notice, why, chatbot, conv],
+            [bucket, user_state, shopper, home, hello, notice, why, chatbot, conv, cart_state],
             api_visibility="private",
         )
         shopper.input(on_switch, [shopper, bucket], outs, api_visibility="private")
@@ -257,10 +399,24 @@ def build_ui(shop: Shop) -> gr.Blocks:
         # No Gradio concurrency limit on chat: Shop.chat_turn admits or refuses at once.
         respond = make_respond(shop)
         chat_io = ([box, chatbot, user_state, conv], [box, chatbot, conv])
-        box.submit(respond, *chat_io, api_name="chat", concurrency_limit=None)
-        send.click(respond, *chat_io, api_visibility="private", concurrency_limit=None)
+
+        # After each turn, the cart as stored now: a chat command ("add the second one to my
+        # cart") may have changed it (its reply carries `reply.cart`; the store is the truth).
+        def refresh_cart(user: str | None, c: str | None) -> dict:
+            return read_cart(shop, user, c)
+
+        after: dict[str, Any] = {"api_visibility": "private"}
+        box.submit(respond, *chat_io, api_name="chat", concurrency_limit=None).then(
+            refresh_cart, [user_state, conv], [cart_state], **after
+        )
+        send.click(respond, *chat_io, api_visibility="private", concurrency_limit=None).then(
+            refresh_cart, [user_state, conv], [cart_state], **after
+        )
         clear.click(
-            lambda: ([], None), None, [chatbot, conv], api_visibility="private", queue=False
+            new_conversation,
+            [user_state, conv],
+            [chatbot, conv, cart_state],
+            api_visibility="private",  # queued: a cart change re-renders the panel
         )
         chatbot.like(make_on_like(shop), [conv, user_state], None, api_visibility="private")
 

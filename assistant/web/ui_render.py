@@ -69,6 +69,7 @@ button.sa-why { background: transparent !important; border: none !important;
 .why-val { text-align: right; font-variant-numeric: tabular-nums; }
 .sa-notice { padding: 8px 12px; border-radius: 8px; background: #ecfdf5; color: #065f46;
   font-size: .9rem; }
+.sa-notice.sa-warn { background: #fef2f2; color: #991b1b; }
 .chat-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr));
   gap: 8px; margin-top: 8px; }
 .chat-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 8px 10px;
@@ -77,6 +78,25 @@ button.sa-why { background: transparent !important; border: none !important;
 .chat-card .cc-price { color: #047857; font-weight: 700; }
 .chat-card small { display: block; color: var(--body-text-color-subdued); margin-top: 3px; }
 .chat-card .cc-sku { font-size: .72rem; opacity: .8; }
+#cart-panel { border: 1px solid var(--border-color-primary); border-radius: 12px;
+  padding: 10px 12px !important; background: var(--background-fill-secondary);
+  gap: 6px !important; align-self: flex-start; }
+.sa-cart-head { display: flex; flex-wrap: wrap; justify-content: space-between;
+  align-items: baseline; gap: 2px 6px; }
+.sa-cart-head strong { font-size: 1.05rem; }
+.sa-cart-head span, .sa-cart-empty { color: var(--body-text-color-subdued); font-size: .85rem; }
+.sa-cart-row { gap: 6px !important; align-items: center; flex-wrap: nowrap !important; }
+.sa-cart-row > * { min-width: 0 !important; }
+.sa-cart-line { font-size: .85rem; line-height: 1.3; }
+.sa-cart-line .cl-name { font-weight: 600; overflow: hidden; overflow-wrap: anywhere;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
+.sa-cart-line .cl-meta { display: block; color: var(--body-text-color-subdued);
+  font-size: .8rem; }
+button.sa-uncart { flex: 0 0 auto !important; padding: 2px 8px !important;
+  font-size: .75rem !important; }
+.sa-cart-total { display: flex; justify-content: space-between; font-weight: 700;
+  border-top: 1px solid var(--border-color-primary); padding-top: 6px; }
+.sa-cart-total .ct-sum { color: #047857; }
 @media (max-width: 640px) {
   .sa-card { min-width: 150px !important; }
   .why-row { grid-template-columns: 1fr 1fr 48px; }
@@ -153,6 +173,44 @@ def chat_cards_html(products: list[ProductCard]) -> str:
         for p in products
     )
     return f'<div class="chat-cards">{cards}</div>'
+
+
+def _items(n: int) -> str:
+    return f"{n} item{'s' if n != 1 else ''}"
+
+
+def cart_head_html(cart: dict | None) -> str:
+    """The cart panel's heading: the item count and total (the data attributes for tests)."""
+    cart = cart or {}
+    count, total = int(cart.get("count") or 0), float(cart.get("total") or 0.0)
+    summary = f"{_items(count)} · ${total:,.2f}" if count else "empty"
+    return (
+        f'<div class="sa-cart-head" data-count="{count}" data-total="{total:.2f}">'
+        f"<strong>Your cart</strong><span>{esc(summary)}</span></div>"
+    )
+
+
+def cart_line_html(line: dict) -> str:
+    qty, price = int(line["quantity"]), float(line["price"])
+    return (
+        f'<div class="sa-cart-line" data-product-id="{esc(line["product_id"])}" '
+        f'data-quantity="{qty}"><span class="cl-name" title="{esc(line["name"])}">'
+        f"{esc(line['name'])}</span><span class='cl-meta'>{qty} × ${price:,.2f} = "
+        f"${float(line['line_total']):,.2f}</span></div>"
+    )
+
+
+def cart_total_html(cart: dict | None) -> str:
+    cart = cart or {}
+    if not cart.get("lines"):
+        return (
+            "<p class='sa-cart-empty'>Nothing here yet: press “Add to cart” on a product, "
+            "or ask the assistant to add one.</p>"
+        )
+    return (
+        f"<div class='sa-cart-total'><span>Total</span>"
+        f"<span class='ct-sum'>${float(cart.get('total') or 0):,.2f}</span></div>"
+    )
 
 
 def llm_status_text(status: str) -> str:

@@ -8,6 +8,10 @@
  * data-token a shopper token signed by the store's backend (omit for anonymous visitors)
  * data-title header text (default "Need help?")
  *
+ * The header shows the shopper's cart (count and total, from /api/cart; click it for the
+ * lines); product cards have an "Add to cart" button. An anonymous visitor's cart belongs to
+ * the chat's session, as their conversation does.
+ *
  * Everything the server sends is rendered with textContent, never innerHTML, so a reply can
  * never inject markup into the host page. Styles live in a shadow root so neither page nor
  * widget restyles the other.
@@ -60,6 +64,24 @@
     "button.send{border:none;background:#2563eb;color:#fff;border-radius:8px;padding:0 14px;",
     "font-size:14px;cursor:pointer;}",
     "button.send:disabled{background:#93c5fd;cursor:default;}",
+    ".head{display:flex;align-items:flex-start;justify-content:space-between;gap:8px;}",
+    "button.cartbtn{border:1px solid rgba(255,255,255,.6);background:rgba(255,255,255,.15);",
+    "color:#fff;border-radius:999px;padding:4px 10px;font-size:12px;cursor:pointer;",
+    "white-space:nowrap;}",
+    "button.cartbtn:focus-visible{outline:2px solid #fff;}",
+    ".cartlist{display:none;border-bottom:1px solid #e5e7eb;background:#fff;padding:8px 12px;",
+    "max-height:40%;overflow-y:auto;font-size:13px;}",
+    ".cartlist.open{display:block;}",
+    ".cline{display:flex;align-items:center;gap:6px;padding:4px 0;}",
+    ".cline .cn{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;}",
+    ".cline .cq{color:#6b7280;white-space:nowrap;}",
+    ".cline button,.card button.add{border:1px solid #2563eb;background:#fff;color:#2563eb;",
+    "border-radius:6px;font-size:12px;padding:2px 8px;cursor:pointer;}",
+    ".card button.add{margin-top:6px;background:#2563eb;color:#fff;}",
+    ".card button.add:disabled{opacity:.6;cursor:default;}",
+    ".ctotal{display:flex;justify-content:space-between;font-weight:700;padding-top:6px;",
+    "border-top:1px solid #e5e7eb;margin-top:4px;}",
+    ".cempty{color:#6b7280;}",
   ].join("");
 
   function el(tag, cls, text) {
@@ -93,10 +115,20 @@
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", title);
   var head = el("div", "head");
-  head.appendChild(el("b", null, title));
+  var heading = el("div");
+  heading.appendChild(el("b", null, title));
   var who = el("span", "who", "Connecting\u2026");
   who.setAttribute("data-testid", "widget-who");
-  head.appendChild(who);
+  heading.appendChild(who);
+  head.appendChild(heading);
+  var cartBtn = el("button", "cartbtn", "Cart: 0");
+  cartBtn.type = "button";
+  cartBtn.setAttribute("data-testid", "widget-cart");
+  cartBtn.setAttribute("data-count", "0");
+  cartBtn.setAttribute("aria-expanded", "false");
+  head.appendChild(cartBtn);
+  var cartList = el("div", "cartlist");
+  cartList.setAttribute("data-testid", "widget-cart-lines");
   var log = el("div", "log");
   log.setAttribute("data-testid", "widget-log");
   log.setAttribute("aria-live", "polite");
@@ -113,6 +145,7 @@
   form.appendChild(input);
   form.appendChild(send);
   panel.appendChild(head);
+  panel.appendChild(cartList);
   panel.appendChild(log);
   panel.appendChild(form);
   root.appendChild(style);
@@ -140,6 +173,82 @@
     return isFinite(n) ? "$" + n.toFixed(2) : "";
   }
 
+  // The cart -----------------------------------------------------------------------------
+  function cartUrl(productId) {
+    var url = api + "/api/cart" + (productId ? "/" + encodeURIComponent(productId) : "");
+    return sessionId ? url + "?session_id=" + encodeURIComponent(sessionId) : url;
+  }
+
+  function showCart(cart) {
+    if (!cart) return;
+    if (cart.session_id && !sessionId) sessionId = cart.session_id;  // the chat goes on in it
+    var count = Number(cart.count) || 0;
+    cartBtn.textContent = count ? "Cart: " + count + " \u00b7 " + money(cart.total) : "Cart: 0";
+    cartBtn.setAttribute("data-count", String(count));
+    cartBtn.setAttribute("data-total", String(cart.total || 0));
+    cartBtn.setAttribute("aria-label", "Cart: " + count + " item" + (count === 1 ? "" : "s"));
+    cartList.textContent = "";
+    var lines = cart.lines || [];
+    if (!lines.length) {
+      cartList.appendChild(el("div", "cempty", "Your cart is empty."));
+      return;
+    }
+    lines.forEach(function (ln) {
+      var row = el("div", "cline");
+      row.setAttribute("data-product-id", String(ln.product_id || ""));
+      row.setAttribute("data-testid", "widget-cart-line");
+      row.appendChild(el("span", "cn", ln.name));
+      row.appendChild(el("span", "cq", ln.quantity + " \u00d7 " + money(ln.price)));
+      var rm = el("button", null, "Remove");
+      rm.type = "button";
+      rm.setAttribute("aria-label", "Remove " + ln.name);
+      rm.addEventListener("click", function () { cartCall("DELETE", ln.product_id); });
+      row.appendChild(rm);
+      cartList.appendChild(row);
+    });
+    var total = el("div", "ctotal");
+    total.appendChild(el("span", null, "Total"));
+    total.appendChild(el("span", null, money(cart.total)));
+    cartList.appendChild(total);
+  }
+
+  function refreshCart() {
+    if (!token && !sessionId) {  // no cart yet: nothing to ask for
+      showCart({ lines: [], count: 0, total: 0 });
+      return Promise.resolve();
+    }
+    return fetch(cartUrl(), { headers: headers(false) })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(showCart)
+      .catch(function () { /* the chat still works without the badge */ });
+  }
+
+  // POST adds one of `productId`; DELETE removes its line. Resolves true when it worked.
+  function cartCall(method, productId) {
+    var init = { method: method, headers: headers(method === "POST") };
+    if (method === "POST") init.body = JSON.stringify({ product_id: productId, quantity: 1 });
+    return fetch(cartUrl(method === "DELETE" ? productId : null), init)
+      .then(function (resp) {
+        return resp.json().catch(function () { return null; }).then(function (body) {
+          if (!resp.ok) {
+            addMessage("err", errorText(resp.status, body));
+            return refreshCart().then(function () { return false; });
+          }
+          showCart(body);
+          return true;
+        });
+      })
+      .catch(function () {
+        addMessage("err", "Can't reach the cart. Check your connection.");
+        return false;
+      });
+  }
+
+  cartBtn.addEventListener("click", function () {
+    var open = cartList.classList.toggle("open");
+    cartBtn.setAttribute("aria-expanded", String(open));
+  });
+
   function addCards(products) {
     if (!products || !products.length) return;
     var box = el("div", "cards");
@@ -153,6 +262,18 @@
       meta.appendChild(document.createTextNode(" \u00b7 " + (p.sub_category || p.category || "")));
       card.appendChild(meta);
       if (p.reason) card.appendChild(el("div", "r", p.reason));
+      var add = el("button", "add", "Add to cart");
+      add.type = "button";
+      add.setAttribute("data-testid", "widget-add");
+      add.setAttribute("aria-label", "Add " + (p.name || "this product") + " to the cart");
+      add.addEventListener("click", function () {
+        add.disabled = true;
+        cartCall("POST", String(p.id || "")).then(function (ok) {
+          add.disabled = false;
+          if (ok) add.textContent = "Added \u2713 (add another)";
+        });
+      });
+      card.appendChild(add);
       box.appendChild(card);
     });
     log.appendChild(box);
@@ -229,6 +350,8 @@
             bot.textContent = data.text || got;
             bot.setAttribute("data-intent", String(data.intent || ""));
             addCards(data.products);
+            if (data.cart) showCart(data.cart);  // a cart command changed it
+            refreshCart();  // and the store has the last word
           } else if (ev === "error") {
             bot.className = "msg err";
             bot.textContent = errorText(500, { error: data });
@@ -254,6 +377,7 @@
       if (!log.childNodes.length) {
         addMessage("bot", "Hi! I can help you find products or check on an order.");
         loadIdentity();
+        refreshCart();
       }
       input.focus();
     }
