@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -61,7 +62,7 @@ def generate_checked(
     extra_check: Callable[[str], list[str]] | None = None,
     deadline_s: float = 4.0,
     render: Callable[[str], str] | None = None,
-    **model_kwargs: object,
+    **model_kwargs: Any,
 ) -> Generation:
     """`render` turns the model's sentence into what the shopper sees (e.g. `[1]` → the product's
     name) before it is checked; `model_kwargs` go to the model's stream (e.g. a llama.cpp slot)."""

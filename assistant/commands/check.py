@@ -207,7 +207,7 @@ def check_commands(
             if not 1 <= cmd.item <= max(screen.cart_lines, 0):
                 n = screen.cart_lines
                 question = (
-                    "Your cart is empty, so there is nothing to remove."
+                    "Your cart is empty, so there is nothing to remove. Shall I find you something?"
                     if not n
                     else f"Your cart has {n} line{'s' if n != 1 else ''}; which one should I remove?"
                 )

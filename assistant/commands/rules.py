@@ -9,6 +9,7 @@ executor runs either way.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from retrieval.constraints import ConstraintError, Vocabulary, parse
 
@@ -49,11 +50,13 @@ _QUANTITY = re.compile(r"\b(\d{1,2}|two|three|four|five)\b(?! ?(?:st|nd|rd|th)\b
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _CHEAPER = re.compile(r"cheaper|less expensive|lower price|budget")
 _PRICIER = re.compile(r"more expensive|higher end|premium|better quality")
-_OTHER_BRAND = re.compile(r"not that brand|other brand|different brand")
+_OTHER_BRAND = re.compile(
+    r"not that brand|other brand|different brand|like the brand|brand of th(e|at|is)"
+)
 # A short follow-up that only moves the price or the brand: "show me something cheaper".
 _REFINE_HINT = re.compile(
     r"\b(cheaper|less expensive|lower price|more expensive|pricier|not that brand|"
-    r"other brands?|different brand)\b",
+    r"other brands?|different brand|(don't|do not) like the brand|brand of th(e|at|is))\b",
     re.I,
 )
 _WHICH_OF_THESE = re.compile(
@@ -74,7 +77,9 @@ def smalltalk_kind(text: str) -> str | None:
     return None
 
 
-def fast_path(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Command] | None:
+def fast_path(
+    route: Route, text: str, shown: int, vocab: Vocabulary, last_intent: str | None = None
+) -> list[Command] | None:
     """Commands for a message a rule is sure of, or None (the model decides).
 
     Sure means: small talk alone, a cart phrase, or a high-precision rule of the router (an
@@ -86,7 +91,10 @@ def fast_path(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Co
     cart = _cart_command(text, shown)
     if cart is not None:
         return [cart]
-    if shown and len(text.split()) <= 8 and _REFINE_HINT.search(text):
+    if route.order_ids and last_intent == "return_request" and route.intent == "order_status":
+        # "Which order?" after a return request: the number alone continues the return.
+        return [ReturnRequest(order_id=route.order_ids[0])]
+    if shown and len(text.split()) <= 12 and _REFINE_HINT.search(text):
         return from_route(Route("refine", 1.0, "rule"), text, shown, vocab)
     if route.method != "rule" or route.intent == "greeting":
         return None
@@ -95,8 +103,16 @@ def fast_path(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[Co
     return from_route(route, text, shown, vocab)
 
 
+_FIRST_N = re.compile(r"\b(?:first|top) (two|three|2|3)\b", re.I)
+
+
 def _item_numbers(text: str, shown: int) -> list[int]:
-    """1-based item numbers for the ordinals in the text ("last" is the last shown)."""
+    """1-based item numbers for the ordinals in the text ("last" is the last shown; "the
+    first two" is 1 and 2)."""
+    m = _FIRST_N.search(text)
+    if m:
+        n = {"two": 2, "three": 3}.get(m.group(1).lower()) or int(m.group(1))
+        return list(range(1, n + 1))
     found: list[int] = []
     for n in find_ordinals(text):
         item = shown if n < 0 else n + 1
@@ -163,7 +179,9 @@ def from_route(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[C
     if intent != "refine":
         return [Search(**slots)]
     low = text.lower()
-    direction = "cheaper" if _CHEAPER.search(low) else "pricier" if _PRICIER.search(low) else None
+    direction: Literal["cheaper", "pricier"] | None = (
+        "cheaper" if _CHEAPER.search(low) else "pricier" if _PRICIER.search(low) else None
+    )
     other_brand = (items[0] if items else 1) if _OTHER_BRAND.search(low) else None
     slots.pop("query")
     return [Refine(price_direction=direction, exclude_brand_of=other_brand, **slots)]

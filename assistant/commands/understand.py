@@ -143,10 +143,10 @@ class Understander:
     ) -> Understanding:
         t0 = time.perf_counter()
         vocab = self.catalogue.vocabulary
-        quick = fast_path(route, message, screen.shown, vocab)
+        quick = fast_path(route, message, screen.shown, vocab, view.last_intent or None)
         if quick is not None:
-            cmds, notes = check_commands(quick, screen, vocab)
-            return Understanding(cmds, "rules", notes, (time.perf_counter() - t0) * 1e3)
+            cmds, checked = check_commands(quick, screen, vocab)
+            return Understanding(cmds, "rules", checked, (time.perf_counter() - t0) * 1e3)
         notes: list[str] = []
         raw = ""
         if llm is not None:

@@ -17,6 +17,7 @@ from .phrasing import phrase_checked
 from .shopping import on_screen
 
 _PRICE_WORDS = re.compile(r"\b(price|cheap|cheaper|cheapest|expensive|cost|costs|budget)\b", re.I)
+_PRICE_QUESTION = re.compile(r"\bhow much\b|\bwhat('s| is) the (price|cost)\b|\bprice of\b", re.I)
 _SAYS_UNKNOWN = re.compile(
     r"\b(doesn't|does not|don't|do not|isn't|is not)\s+(say|mention|list|state|specify)|"
     r"\bno (mention|information|details?)\b|\bnot (listed|mentioned|stated)\b",
@@ -107,6 +108,11 @@ def ask_about(ctx: TurnContext, cmd: AskAbout) -> Iterator[None]:
     question = cmd.question or ctx.text
     opened = [ctx.call("product_details", product_id=p.id) for p in products]
     _show(ctx, opened)
+    if _PRICE_QUESTION.search(question):  # the price is the catalogue's, said by code
+        ctx.say(" ".join(f"{p.name} costs ${p.price:,.2f}." for p in opened))
+        ctx.record_mentions([p.id for p in opened], kind="click")
+        yield
+        return
     findings = _findings(opened, question)
     topic = " ".join(question_terms(question)[:4]) or "that"
     if (
