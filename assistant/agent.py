@@ -183,13 +183,15 @@ class Agent:
         else:
             state.low_confidence = 0
         reply.intent = _INTENTS.get(commands[0].type, commands[0].type) if commands else "unknown"
+        intents: list[str] = []
         for cmd in commands:
             if reply.text and not reply.text.endswith("\n"):
                 ctx.say("\n\n")
             yield from HANDLERS[cmd.type](ctx, cmd)
-        main = next((c for c in commands if not isinstance(c, Decline)), None)
-        if main is not None and reply.intent in ("refused", "unknown"):
-            reply.intent = _INTENTS.get(main.type, main.type)
+            if not isinstance(cmd, (Decline, Clarify)):
+                intents.append(reply.intent)
+        # The reply's intent is its main command's, not a decline or question beside it.
+        reply.intent = intents[0] if intents else reply.intent
         state.last_intent = reply.intent
 
     def _view(self, state: ConversationState) -> TurnView:

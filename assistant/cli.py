@@ -49,6 +49,50 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("enrich")
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    """LLM-enrich the catalogue (resumable, cached), or with --shipped only load the shipped
+    file; then re-embed what the enrichment changed when the catalogue is indexed."""
+    from retrieval.db import Database
+    from retrieval.enrichment import CacheKey, EnrichmentStore, shipped_file
+    from retrieval.sources import get_source
+
+    products = get_source(settings.catalogue).load(settings.raw_dir).products
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = EnrichmentStore(Database(settings.resolved_database_url))
+    if args.shipped:
+        path = shipped_file(settings.catalogue)
+        n = store.import_file(path, products) if path.is_file() else 0
+        sys.stdout.write(f"loaded {n} enrichments from {path}\n")
+    else:
+        from .enrich import PROMPT_VERSION, llamacpp_completer, run_enrichment
+
+        complete, sha = llamacpp_completer(
+            args.model, settings.models_dir, args.threads or settings.torch_threads, args.parallel
+        )
+        key = CacheKey(sha, PROMPT_VERSION)
+        report = run_enrichment(
+            products,
+            store,
+            complete,
+            key,
+            parallel=args.parallel,
+            refresh=args.refresh,
+            limit=args.limit,
+            progress=not args.quiet,
+        )
+        sys.stdout.write(f"enrich: {report.line()}\n")
+        if args.export is not None:
+            path = Path(args.export) if args.export else shipped_file(settings.catalogue)
+            n = store.export(path, products, key, settings.catalogue)
+            sys.stdout.write(f"wrote {n} enrichments to {path}\n")
+    stack = _stack(settings)
+    if settings.enrichment and not args.no_index and stack.is_indexed() and stack.pending():
+        r = stack.index(progress=not args.quiet)
+        sys.stdout.write(f"re-embedded {r.embedded} products ({r.enriched} enriched)\n")
+    return 0
+
+
 def _lines(prompt: str) -> Iterator[str]:
     """What the user types at `prompt`, line by line, until an empty line or end of input."""
     while True:
@@ -229,6 +273,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="build or refresh the catalogue index (incremental)")
     s.add_argument("--if-missing", action="store_true", help="do nothing if already indexed")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser(
+        "enrich", help="LLM-enrich every product (type, use, attributes); resumable, cached"
+    )
+    s.add_argument("--refresh", action="store_true", help="recompute, ignoring the cache")
+    s.add_argument("--model", default="qwen0.5b", help="packaged GGUF model (default qwen0.5b)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads (default: settings)")
+    s.add_argument("--parallel", type=int, default=4, help="llama.cpp slots decoding together")
+    s.add_argument("--limit", type=int, default=None, help="enrich at most N products now")
+    s.add_argument(
+        "--export",
+        nargs="?",
+        const="",
+        default=None,
+        help="write the gzipped JSONL (default path: the shipped retrieval/data file)",
+    )
+    s.add_argument(
+        "--shipped",
+        action="store_true",
+        help="no model: load the shipped enrichment file (make index does this)",
+    )
+    s.add_argument(
+        "--no-index", action="store_true", help="do not re-embed the indexed catalogue afterwards"
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("search", help="search the catalogue; interactive without a query")

@@ -24,6 +24,7 @@ class ConversationState:
     topics: dict[str, Constraints] = field(default_factory=dict)
     focus: int | None = None  # the item number last asked about ("is it adjustable?")
     last_intent: str | None = None
+    ticket_id: int | None = None  # the hand-off ticket this conversation already opened
 
 
 @dataclass

@@ -69,6 +69,9 @@ _ATTACKS: list[tuple[str, re.Pattern[str]]] = [
     (
         "data_exfiltration",
         re.compile(
+            # "What did Emily Phan order?": a named person (case-sensitive), never "you" / "I".
+            r"\bwhat (did|has|have) (?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?) (order|ordered|buy|bought|"
+            r"purchase|purchased)\b|"
             r"\b(all|every|other|another)\b.{0,20}\b(customers?|users?|shoppers?)\b.{0,40}"
             r"\b(orders?|emails?|addresses|data|names|phone)|\b(dump|export|list)\b.{0,20}"
             r"\b(database|table|users|customers)\b|\bselect\b.+\bfrom\b|;\s*drop\s+table|"
@@ -92,13 +95,19 @@ def screen(text: str, max_chars: int) -> Screened:
     clean = normalise(text)
     if not clean:
         raise GuardError("empty", "the message is empty")
+    folded = clean.translate(_HOMOGLYPHS)  # "Ignоre" with a Cyrillic о reads as "Ignore"
     for kind, pattern in _ATTACKS:
-        if pattern.search(clean):
+        if pattern.search(folded):
             rest = _without_price_demand(clean) if kind == "price_manipulation" else ""
             return Screened(clean, kind, rest)
     return Screened(clean, None)
 
 
+# Cyrillic and Greek letters that look like Latin ones (NFKC keeps them apart).
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁһӏАВЕКМНОРСТХІЈЅαοτνκιΑΒΕΗΙΚΜΝΟΡΤΧΥΖ",
+    "aeopcyxijsdhlABEKMHOPCTXIJSaotvkiABEHIKMNOPTXYZ",
+)
 _CLAUSE = re.compile(r"\s*(?:[,;.!?]|\b(?:and|but|plus|also|then)\b)\s*", re.I)
 _PRICE_DEMAND = dict(_ATTACKS)["price_manipulation"]
 _DEMAND_WORDS = re.compile(r"\b(\d{1,3}\s*%|off|discount|coupon|promo|voucher|free)\b", re.I)

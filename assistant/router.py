@@ -42,7 +42,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "handoff",
         re.compile(
             r"\b(human|real person|agent|representative|supervisor|manager|"
-            r"someone real|complain|complaint)\b",
+            r"someone real|complain|complaint|support tickets?|open a ticket|"
+            r"speak to (someone|a person)|a person to call)\b",
             re.I,
         ),
     ),

@@ -31,6 +31,7 @@ class Runtime:
     agent: Agent
     llm_status: str = "not loaded"
     llm_load_s: float | None = None
+    llm_warm_s: float | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @classmethod
@@ -68,22 +69,47 @@ class Runtime:
         return cls(settings or stack.settings, stack, desk, agent)
 
     def _load_llm(self) -> None:
+        """Build and load the model (a failure leaves the app on templates), then warm it up
+        (best effort). The status stays "loading" until the warm-up is over."""
         self.llm_status = "loading"
         t = time.perf_counter()
         try:
             from .llm import build_chat_model
 
             model = build_chat_model(self.settings)
-            generator = getattr(model, "generator", None)
-            if generator is not None and hasattr(generator, "load"):
-                generator.load()  # convert or reload the weights now, not on the first turn
+            # Load the weights now, not on the first turn: the local backend's generator
+            # converts or reloads them; llamacpp's `load()` starts its server.
+            loader = getattr(getattr(model, "generator", None), "load", None)
+            loader = loader if callable(loader) else getattr(model, "load", None)
+            if callable(loader):
+                loader()
             self.agent.llm = model
             self.llm_load_s = time.perf_counter() - t
-            self.llm_status = "ready"
-            log.info("LLM ready in %.1fs", self.llm_load_s)
+            log.info("LLM loaded in %.1fs", self.llm_load_s)
         except Exception as exc:  # a corrupt or missing model must not take the app down
             self.llm_status = f"unavailable: {exc}"
             log.error("LLM failed to load; answering from templates only: %s", exc)
+            return
+        self._warm_up(model)
+        self.llm_status = "ready"
+        log.info("LLM ready in %.1fs", time.perf_counter() - t)
+
+    def _warm_up(self, model: BaseChatModel) -> None:
+        """The agent's warm-up when it has one (it primes its prompts' caches), else the
+        model's own (a 1-token completion). Never fatal: the first turn just pays for it."""
+        t = time.perf_counter()
+        try:
+            agent_warm_up = getattr(self.agent, "warm_up", None)
+            if callable(agent_warm_up):
+                agent_warm_up()
+            else:
+                from .llm.structured import warm_up_model
+
+                warm_up_model(model)
+            self.llm_warm_s = time.perf_counter() - t
+            log.info("LLM warmed up in %.1fs", self.llm_warm_s)
+        except Exception as exc:
+            log.warning("LLM warm-up failed (the first turn will be slower): %s", exc)
 
     def wait_for_llm(self, timeout: float | None = None) -> None:
         if self._thread is not None:

@@ -224,6 +224,9 @@ def check_commands(
         dropped = [c.type for c in out if c not in real and not isinstance(c, Decline)]
         if dropped:
             notes.append(f"dropped {dropped} next to a request")
+        if any(isinstance(c, (Search, Refine)) for c in real) and not screen.shown:
+            # Nothing on screen yet, but this turn searches: the search answers the pointer.
+            real = [c for c in real if not (isinstance(c, Clarify) and id(c) in asked)]
         return [c for c in out if isinstance(c, Decline)] + real, notes
     if len(out) > 1:
         out = [c for c in out if isinstance(c, Decline)] or out[:1]

@@ -181,7 +181,13 @@ def _schema() -> dict[str, Any]:
             return [strip(v) for v in node]
         return node
 
-    return strip(schema)
+    out = strip(schema)
+    # pydantic leaves a defaulted `type` optional; the grammar must make every command say it
+    # (and first: llama.cpp writes required properties before optional ones).
+    for node in out.get("$defs", {}).values():
+        if "type" in node.get("properties", {}):
+            node["required"] = ["type", *[r for r in node.get("required", []) if r != "type"]]
+    return out
 
 
 COMMANDS_JSON_SCHEMA: dict[str, Any] = _schema()

