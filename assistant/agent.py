@@ -151,6 +151,8 @@ class Agent:
         if screened.attack and not screened.remainder:
             reply.intent, reply.refused = "refused", screened.attack
             reply.understood_by = "guard"
+            reason = "discount" if screened.attack == "price_manipulation" else "unsafe"
+            reply.commands = [Decline(reason=reason).model_dump()]
             ctx.say_template(_REFUSALS[screened.attack])
             return
         if screened.attack:  # "a chair under $200 and 90% off": decline the part, do the rest
@@ -206,7 +208,12 @@ class Agent:
     def _screen(self, state: ConversationState) -> Screen:
         catalogue = self.deps.stack.catalogue
         kinds = tuple(catalogue.get(i).sub_category for i in state.shown if i in catalogue)
-        return Screen(kinds, cart_lines=len(self._cart_lines(state)), focus=state.focus)
+        return Screen(
+            kinds,
+            cart_lines=len(self._cart_lines(state)),
+            focus=state.focus,
+            last_intent=state.last_intent,
+        )
 
     def _cart_lines(self, state: ConversationState) -> list:
         try:

@@ -60,6 +60,7 @@ _ATTACKS: list[tuple[str, re.Pattern[str]]] = [
     (
         "price_manipulation",
         re.compile(
+            r"\b(get|have|use|any|got)\b.{0,15}\b(coupons?|promo codes?|vouchers?|discount codes?)\b|"
             r"\b(apply|give|grant|add|honou?r)\b.{0,30}\b(\d{1,3}\s*%|discount|coupon|promo|voucher|"
             r"price match)|\b(set|change|lower|make)\b.{0,20}\bprice\b|\bfor free\b|"
             r"\b(free|\$0(\.00)?) (of charge|order|item)|\bprice (is|should be) \$?\d",

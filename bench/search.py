@@ -1,11 +1,21 @@
-"""Search benchmark: index throughput, latency and recall@10 of raw Chroma, exact numpy and our planner.
+"""Search benchmark: index throughput, latency and recall@10 of raw Chroma, exact numpy and our
+planner; and search quality (nDCG@10, precision@3) on the labelled query set.
 
 Runs on the bundled Superstore data in a temporary data dir (only data/raw is read), then on
 synthetic catalogues built by repeating and perturbing the real one. Prints a markdown report;
 --json FILE writes every number.
 
-    .venv/bin/python bench/search.py                 # real catalogue and 100k items (~3-4 min)
-    .venv/bin/python bench/search.py --quick         # smoke run: 5k items, few queries
+Quality runs `RecommendationService.recommend` (the app's search → score → MMR, anonymous
+shopper, k=10) over evals/search/queries.yaml in four set-ups measured in the same run: plain
+or LLM-enriched embedded text × the old parser (every category word mentioned filters) or the
+compound-noun rule (a category word inside a compound only boosts), and the enriched set-up once
+without its type boost (ScoringParams.type_boost = 0). The baseline is the behaviour before these
+changes: plain text, the old parser, and no type, accessory or attribute boosts; ratios are
+against it.
+
+    .venv/bin/python bench/search.py                 # real catalogue, 100k items, quality (~6 min)
+    .venv/bin/python bench/search.py --quick         # smoke run: 5k items, few queries, no quality
+    .venv/bin/python bench/search.py --quality       # the quality section only (~3 min)
     .venv/bin/python bench/search.py --sizes real,20000,100000 --json out.json
 """
 
@@ -537,6 +547,184 @@ def index_synthetic(
     )
 
 
+# --------------------------------------------------------------------------- quality
+
+
+# (name, enriched vectors, compound-noun rule, ScoringParams overrides)
+_NO_SOFT = {"type_boost": 0.0, "accessory_penalty": 0.0, "attribute_boost": 0.0}
+QUALITY_SETUPS: tuple[tuple[str, bool, bool, dict], ...] = (
+    ("before: plain, old parser, no soft boosts", False, False, _NO_SOFT),
+    ("plain, compound rule", False, True, {}),
+    ("enriched, old parser", True, False, {}),
+    ("enriched, compound rule, no type boost", True, True, {"type_boost": 0.0}),
+    ("enriched, compound rule", True, True, {}),
+)
+
+
+def quality(workdir: Path, encoder: Encoder, enrichment_file: Path, reps: int = 1) -> dict:
+    """nDCG@10 and precision@3 on the labelled set in each set-up (see the module docstring)."""
+    from evals.search.labels import load_queries, ndcg_at, precision_at
+    from retrieval.catalogue import CatalogueIndex as Cat
+    from retrieval.constraints import parse
+    from retrieval.enrichment import EnrichmentStore, enriched_text, read_file
+    from retrieval.events import seed_purchases_from_orders
+    from retrieval.recommend import RecommendationService
+    from retrieval.scoring import ScoringModel
+    from retrieval.stack import RetrievalStack
+
+    data_dir = workdir / "quality"
+    data_dir.mkdir(parents=True)
+    (data_dir / "raw").symlink_to(REPO / "data" / "raw", target_is_directory=True)
+    settings = get_settings(data_dir=data_dir, chroma_url=None, database_url=None, enrichment=False)
+    stack = RetrievalStack.build(settings)
+    stack.encoder = encoder
+    stack.index()  # plain text: the database (catalogue, orders) and the plain vectors
+    seed_purchases_from_orders(stack.db)
+    plain = stack.catalogue
+    header, _ = read_file(enrichment_file)
+    store = EnrichmentStore(stack.db)
+    imported = store.import_file(enrichment_file, plain.products)
+    enrich = store.lookup(plain.products)
+    texts = [enriched_text(p, enrich.get(p.id)) for p in plain.products]
+    vecs, embed_ms = timed(lambda: encoder.encode(texts))
+    enriched = Cat(plain.products, vecs, enrich)
+    model = ScoringModel.load_latest(REPO / "data" / "models" / "scoring")
+    clock = stack.clock()
+    services = {
+        False: RecommendationService(
+            plain, stack.db, clock, model, search=ProductSearch(plain, encoder)
+        ),
+        True: RecommendationService(
+            enriched, stack.db, clock, model, search=ProductSearch(enriched, encoder)
+        ),
+    }
+    queries = load_queries()
+    vocab = plain.vocabulary
+    out: dict = {
+        "queries": len(queries),
+        "scoring_model": model.version,
+        "enrichment": {
+            "file": str(
+                enrichment_file.relative_to(REPO)
+                if enrichment_file.is_relative_to(REPO)
+                else enrichment_file
+            ),
+            "model_sha256": header["model_sha256"],
+            "prompt_version": header["prompt_version"],
+            "products_enriched": len(enrich),
+            "imported": imported,
+            "embed_s": embed_ms / 1e3,
+        },
+        "setups": {},
+    }
+    for name, use_enriched, rule, overrides in QUALITY_SETUPS:
+        svc = services[use_enriched]
+        # None: the service's own core (and its per-shopper statistics cache), as the app runs.
+        params = dataclasses.replace(svc.core.params, **overrides) if overrides else None
+        svc.recommend(None, parse("warm up", vocab), k=10)
+        lat: list[float] = []
+        per_query = []
+        settle()  # once per set-up: a full collection costs ~1 s with torch and Chroma loaded
+        for q in queries:
+            c = parse(q.query, vocab, compound_rule=rule)
+            ids: list[str] = []
+            for _ in range(reps):
+                recs, ms = timed(
+                    lambda s=svc, c=c, q=q, p=params: s.recommend(
+                        None, c, k=10, query_text=q.query, params=p
+                    )
+                )
+                lat.append(ms)
+                ids = [r.id for r in recs.items]
+            per_query.append(
+                {
+                    "query": q.query,
+                    "ndcg_at_10": ndcg_at(ids, q.relevant, 10),
+                    "precision_at_3": precision_at(ids, q.relevant, 3),
+                    "top3": [svc.catalogue.get(i).name for i in ids[:3]],
+                    "reasons": [r.reason for r in recs.items[:3]],
+                    "where": c.to_where(),
+                    "soft": sorted(c.soft_categories),
+                }
+            )
+        out["setups"][name] = {
+            "ndcg_at_10": float(np.mean([r["ndcg_at_10"] for r in per_query])),
+            "precision_at_3": float(np.mean([r["precision_at_3"] for r in per_query])),
+            "latency": Latency.of(lat).as_json(),
+            "per_query": per_query,
+        }
+        log.info("quality %s done", name)
+    base = out["setups"][QUALITY_SETUPS[0][0]]
+    for v in out["setups"].values():
+        v["ndcg_ratio"] = ratio(v["ndcg_at_10"], base["ndcg_at_10"])
+        v["p3_ratio"] = ratio(v["precision_at_3"], base["precision_at_3"])
+        v["p50_ratio"] = ratio(v["latency"]["p50_ms"], base["latency"]["p50_ms"])
+    return out
+
+
+def render_quality(q: dict) -> str:
+    e = q["enrichment"]
+    lines = [
+        "## Search quality on the labelled set",
+        "",
+        f"{q['queries']} queries (evals/search/queries.yaml); RecommendationService.recommend, "
+        f"anonymous shopper, k=10, scoring model {q['scoring_model']}. "
+        f"Enrichment: {e['products_enriched']:,} products from "
+        f"{e['file']} (prompt {e['prompt_version']}, model sha256 {e['model_sha256'][:12]}…). "
+        "Ratios against the first row (the behaviour before), measured in the same run.",
+        "",
+    ]
+    rows = []
+    for name, v in q["setups"].items():
+        rows.append(
+            [
+                name,
+                fmt_num(v["ndcg_at_10"]),
+                fmt_ratio(v["ndcg_ratio"]),
+                fmt_num(v["precision_at_3"]),
+                fmt_ratio(v["p3_ratio"]),
+                fmt_ms(v["latency"]["p50_ms"]),
+                fmt_ms(v["latency"]["p99_ms"]),
+            ]
+        )
+    lines.append(
+        markdown_table(
+            ["set-up", "nDCG@10", "vs baseline", "P@3", "vs baseline", "p50 ms", "p99 ms"], rows
+        )
+    )
+    lines += ["", "Type-of-thing queries, top 3 (enriched, compound rule):", ""]
+    final = q["setups"][QUALITY_SETUPS[-1][0]]["per_query"]
+    first = {r["query"]: r for r in q["setups"][QUALITY_SETUPS[0][0]]["per_query"]}
+    rows = []
+    for r in final:
+        if r["query"] in SHOW_QUERIES:
+            b = first[r["query"]]
+            rows.append(
+                [
+                    r["query"],
+                    f"{fmt_num(b['ndcg_at_10'])} → {fmt_num(r['ndcg_at_10'])}",
+                    "; ".join(n[:40] for n in r["top3"]),
+                ]
+            )
+    lines.append(markdown_table(["query", "nDCG@10 baseline → final", "top 3"], rows))
+    return "\n".join(lines)
+
+
+SHOW_QUERIES = {
+    "desk lamp",
+    "I need a desk lamp under $40",
+    "paper shredder",
+    "I need a paper shredder",
+    "phone headset",
+    "ergonomic chair",
+    "chair mat",
+    "binder clips",
+    "phone charger",
+    "surge protector",
+    "bookcase",
+}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -741,6 +929,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="embed only the first N real products (--quick: 300; default: all 1,862)",
     )
+    ap.add_argument(
+        "--quality",
+        action="store_true",
+        help="only the search-quality section (nDCG@10, P@3 on evals/search/queries.yaml)",
+    )
+    ap.add_argument("--no-quality", action="store_true", help="skip the search-quality section")
+    ap.add_argument(
+        "--enrichment-file",
+        type=Path,
+        default=None,
+        help="enrichment JSONL.gz for the quality section (default: the shipped Superstore file)",
+    )
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for the encoder")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None, help="also write every number here")
     ap.add_argument(
@@ -776,8 +977,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shopassist-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        encoder = Encoder(batch_size=64, threads=2)
+        encoder = Encoder(batch_size=64, threads=args.threads)
         encoder.encode(["warm up the model"])  # model load is not indexing time
+        from retrieval.enrichment import shipped_file
+
+        enrichment_file = args.enrichment_file or shipped_file("superstore")
+        if args.quality:
+            q = quality(workdir, encoder, enrichment_file)
+            print("# Search benchmark\n\n" + render_quality(q))
+            if args.json:
+                args.json.write_text(json.dumps({"quality": q}, indent=2, default=str))
+            return 0
         log.info("indexing the real catalogue in %s", workdir)
         real_cat, real_store, real_stats = index_real(workdir, encoder, args.real_limit)
         queries = build_queries(real_cat.products, args.queries, args.seed)
@@ -832,7 +1042,11 @@ def main(argv: list[str] | None = None) -> int:
             }
         result["sizes"] = runs
         result["ratios"] = ratios(runs)
-        print(render(result))
+        report = render(result)
+        if not (args.quick or args.no_quality):
+            result["quality"] = quality(workdir, encoder, enrichment_file)
+            report += "\n\n" + render_quality(result["quality"])
+        print(report)
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, default=str))
         return 0

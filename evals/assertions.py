@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,11 +92,28 @@ class AssertionResult:
 
 @dataclass
 class TurnView:
-    """What a check may look at: the reply, the shopper's words and the state after the turn."""
+    """What a check may look at: the reply, the shopper's words and the state after the turn,
+    and what the runner remembers of the conversation before it (its own record, not the
+    agent's, so an agent that forgets what it showed is caught):
+
+    - `screen`: the product ids numbered on screen before this turn (the last list of picks),
+      what "the second one" points at;
+    - `earlier`: every product id any earlier turn of the case showed;
+    - `cart`: the cart as last reported (this turn's `Reply.cart`, else an earlier turn's);
+    - `expected_commands`: the commands the case expects this turn to run, if it says.
+    """
 
     reply: Reply
     user_text: str
     state: ConversationState
+    screen: list[str] = field(default_factory=list)
+    earlier: list[str] = field(default_factory=list)
+    cart: dict | None = None
+    expected_commands: list[dict] | None = None
+
+    @property
+    def current_cart(self) -> dict | None:
+        return self.reply.cart if self.reply.cart is not None else self.cart
 
 
 class Judge:
@@ -211,6 +228,11 @@ def _allowed_amounts(view: TurnView, ctx: CheckContext) -> set[float]:
     prices |= {round(abs(a - b), 2) for a, b in combinations(shown, 2)}
     c = view.state.constraints
     prices |= {round(x, 2) for x in (c.min_price, c.max_price) if x is not None}
+    # A cart's line totals and total are code's arithmetic on catalogue prices.
+    cart = view.current_cart or {}
+    prices |= {round(float(cart["total"]), 2)} if cart.get("total") is not None else set()
+    for line in cart.get("lines") or []:
+        prices |= {round(float(line[k]), 2) for k in ("price", "line_total") if k in line}
     prices |= {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", view.user_text)}
     return prices
 
@@ -289,6 +311,126 @@ def _judge(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool | None, 
         return False, f"judge error: {exc}"
 
 
+def _products_subset_of_shown(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """Every product this reply shows was shown by an earlier turn (a follow-up about the
+    picks must not turn into a new search)."""
+    earlier = set(view.earlier)
+    ids = [p.id for p in view.reply.products]
+    new = [i for i in dict.fromkeys(ids) if i not in earlier]
+    ok = not new if value is not False else bool(new)
+    return ok, f"not shown before: {new}" if new else f"{len(ids)} product(s), all shown before"
+
+
+def _budget_kept(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """Every product is within the budget, and the active search still has a maximum price no
+    higher than it (a refinement may lower it, never drop or raise it)."""
+    limit = float(value)
+    over = [f"{p.name} ${p.price:.2f}" for p in view.reply.products if p.price > limit + 1e-9]
+    hi = view.state.constraints.max_price
+    problems = [f"over ${limit:.2f}: {over}"] if over else []
+    if hi is None:
+        problems.append("the active search has no maximum price any more")
+    elif hi > limit + 0.005:
+        problems.append(f"the active search's maximum is ${hi:.2f}")
+    shown = f"{len(view.reply.products)} product(s), max ${hi:.2f}" if hi is not None else ""
+    return not problems, "; ".join(problems) or shown
+
+
+def _item_on_screen(view: TurnView, ctx: CheckContext, n: int) -> Any:
+    if not 1 <= n <= len(view.screen):
+        raise ValueError(f"item {n} was not on screen ({len(view.screen)} shown)")
+    return ctx.catalogue.get(view.screen[n - 1])
+
+
+def _states_price_of_item(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """The reply states the catalogue price of item N as it was numbered before this turn."""
+    if ctx.catalogue is None:
+        return False, "no catalogue to check against"
+    product = _item_on_screen(view, ctx, int(value))
+    stated = [p.value for p in prices_in(view.reply.text)]
+    ok = price_matches(product.price, stated)
+    return ok, f"{product.name} is ${product.price:.2f}; the reply states {stated}"
+
+
+def _excludes_brand_of_item(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """ "Not that brand": no product in the reply has the brand of item N as it was numbered
+    before this turn (and the reply does show products)."""
+    if ctx.catalogue is None:
+        return False, "no catalogue to check against"
+    brand = (_item_on_screen(view, ctx, int(value)).brand or "").lower()
+    if not brand:
+        return False, f"item {value} has no brand to exclude"
+    if not view.reply.products:
+        return False, "no products shown"
+    same = [
+        p.name
+        for p in view.reply.products
+        if p.id in ctx.catalogue and (ctx.catalogue.get(p.id).brand or "").lower() == brand
+    ]
+    return not same, f"brand {brand!r} again: {same}" if same else f"no {brand!r} products"
+
+
+def _no_products(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    n = len(view.reply.products)
+    return (n == 0) == bool(value), f"{n} product(s) shown"
+
+
+def _cart_lines(view: TurnView) -> list[dict]:
+    cart = view.current_cart
+    return list(cart.get("lines") or []) if cart else []
+
+
+def _cart_contains(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """Each value is a product id or a substring of a line's name (case-insensitive)."""
+    if view.current_cart is None:
+        return False, "no cart reported in this conversation"
+    lines = _cart_lines(view)
+    names = [f"{ln.get('product_id', '')} {ln.get('name', '')}".lower() for ln in lines]
+    missing = [v for v in _as_list(value) if not any(str(v).lower() in n for n in names)]
+    held = [ln.get("name") for ln in lines]
+    return not missing, f"missing {missing}; cart holds {held}" if missing else f"holds {held}"
+
+
+def _cart_count(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """The number of items in the cart (the sum of the quantities)."""
+    cart = view.current_cart
+    if cart is None:
+        return int(value) == 0, "no cart reported in this conversation"
+    count = int(cart.get("count", sum(int(ln.get("quantity", 1)) for ln in _cart_lines(view))))
+    return count == int(value), f"cart count {count}"
+
+
+def _clarifies(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """The reply asks the shopper a question (ends with '?', or was a clarify command) and
+    shows no products: a bad reference is asked about, never guessed."""
+    r = view.reply
+    asked = r.text.rstrip().endswith("?") or r.intent == "clarify"
+    asked = asked or any(c.get("type") == "clarify" for c in r.commands)
+    did = asked and not r.products
+    detail = f"intent={r.intent!r}, {len(r.products)} product(s), ends {r.text.rstrip()[-30:]!r}"
+    return did == bool(value), detail
+
+
+def _understood_by(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    ok = view.reply.understood_by in _as_list(value)
+    return ok, f"understood by {view.reply.understood_by!r}"
+
+
+def _commands_match(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    """The commands that ran equal the turn's expected `commands` (evals.regress.accuracy)."""
+    from evals.regress.accuracy import match_commands
+
+    if view.expected_commands is None:
+        return False, "the turn states no expected commands"
+    m = match_commands(view.expected_commands, view.reply.commands, len(view.screen))
+    return m.ok == bool(value), m.detail
+
+
+def _model_written(value: Any, view: TurnView, ctx: CheckContext) -> tuple[bool, str]:
+    r = view.reply
+    return r.generated == bool(value), f"generated={r.generated} fallback={r.fallback}"
+
+
 ASSERTION_TYPES: dict[str, Check] = {
     "contains": _contains,
     "not_contains": _not_contains,
@@ -306,6 +448,17 @@ ASSERTION_TYPES: dict[str, Check] = {
     "max_latency_ms": _max_latency_ms,
     "similar_to": _similar_to,
     "judge": _judge,
+    "products_subset_of_shown": _products_subset_of_shown,
+    "budget_kept": _budget_kept,
+    "states_price_of_item": _states_price_of_item,
+    "excludes_brand_of_item": _excludes_brand_of_item,
+    "no_products": _no_products,
+    "cart_contains": _cart_contains,
+    "cart_count": _cart_count,
+    "clarifies": _clarifies,
+    "understood_by": _understood_by,
+    "commands_match": _commands_match,
+    "model_written": _model_written,
 }
 
 

@@ -39,7 +39,7 @@ def runtime(runtime_factory):
     return rt
 
 
-def card_ids(page) -> list[str]:
+def card_ids(page) -> list[str]:  # noqa: F811 - the fixture, passed on
     cards = page.locator('[data-testid="bot"]').last.locator(".chat-card")
     return [t.removeprefix("Item ").strip() for t in cards.locator(".cc-sku").all_inner_texts()]
 

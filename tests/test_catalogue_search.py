@@ -115,3 +115,77 @@ def test_search_cli_bad_query(stack):
     )
     assert out.returncode == 2 and "cannot read a price" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# Type-of-thing search through the recommendation pipeline (the shipped enrichment is loaded by
+# `stack.index()`, as `make index` does).
+
+
+def _picks(stack, query: str, k: int = 3):
+    svc = stack.recommendations()
+    c = parse(query, stack.catalogue.vocabulary)
+    return c, svc.recommend(None, c, k=k, query_text=query).items
+
+
+def test_index_loads_the_shipped_enrichment(stack):
+    cat = stack.catalogue
+    assert len(cat.enrichment) >= 0.95 * len(cat), "make index embeds the enriched text"
+    i = next(i for i, p in enumerate(cat.products) if "Swing-Arm" in p.name)
+    assert cat.enrichment[cat.products[i].id].product_type in cat.text(i)
+
+
+def test_paper_shredder_returns_shredders(stack):
+    c, picks = _picks(stack, "I need a paper shredder")
+    assert not c.sub_categories and c.soft_categories == {"Paper"}
+    assert picks and all("shredder" in r.name.lower() for r in picks), [r.name for r in picks]
+
+
+def test_desk_lamp_under_40_returns_desk_lamps_under_40(stack):
+    c, picks = _picks(stack, "I need a desk lamp under $40")
+    assert c.max_price == 40
+    names = [r.name for r in picks]
+    assert len(picks) == 3 and all(r.price <= 40 for r in picks)
+    for n in names:
+        low = n.lower()
+        assert "lamp" in low and not any(w in low for w in ("floor", "bulb", "torchiere")), names
+
+
+def test_phone_headset_returns_headsets(stack):
+    c, picks = _picks(stack, "phone headset")
+    assert not c.sub_categories and c.soft_categories == {"Phones"}
+    assert all("headset" in r.name.lower() for r in picks), [r.name for r in picks]
+
+
+def test_reasons_quote_the_product_words_not_the_message(stack):
+    msg = "hi, I'm setting up a small home office. I need a desk chair "
+    _, picks = _picks(stack, msg)
+    assert picks and all(r.sub_category == "Chairs" for r in picks)
+    for r in picks:
+        assert "setting up" not in r.reason and len(r.reason) < 120, r.reason
+    assert any("“desk chair”" in r.reason for r in picks), [r.reason for r in picks]
+
+
+def test_sort_orders_the_final_picks(stack):
+    _, picks = _picks(stack, "the cheapest bookcases", k=5)
+    prices = [r.price for r in picks]
+    assert len(picks) == 5 and prices == sorted(prices)
+    assert all(r.sub_category == "Bookcases" for r in picks)
+
+
+def test_attribute_words_boost_matching_products(stack):
+    svc = stack.recommendations()
+    c = parse("black chairs", stack.catalogue.vocabulary)
+    assert c.attributes == {"black"}
+    with_attr = svc.recommend(None, c, k=5).items
+    assert sum("black" in r.name.lower() for r in with_attr) >= 3, [r.name for r in with_attr]
+
+
+def test_query_with_attributes_and_sort_picks():
+    from retrieval.recommend import Recommendation, query_with_attributes, sort_picks
+
+    assert query_with_attributes("black chair", frozenset({"black", "mesh"})) == "black chair mesh"
+    recs = [Recommendation(str(i), f"p{i}", "c", "s", price) for i, price in enumerate([5, 1, 3])]
+    assert [r.price for r in sort_picks(recs, "price_asc", {})] == [1, 3, 5]
+    assert [r.price for r in sort_picks(recs, "price_desc", {})] == [5, 3, 1]
+    assert [r.id for r in sort_picks(recs, "rating", {"2": 4.5, "0": 3.0})] == ["2", "0", "1"]
+    assert sort_picks(recs, None, {}) == recs == sort_picks(recs, "relevance", {})

@@ -159,6 +159,31 @@ def test_stop_lists_default_and_per_call(server):
     assert _Handler.requests[-1]["body"]["stop"] == ["END"]
 
 
+def test_complete_json_sends_response_format_json_schema(server):
+    from assistant.llm.structured import complete_json
+
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    raw = complete_json(_model(server), [HumanMessage("chair?")], schema, max_tokens=17, slot=0)
+    assert raw == ANSWER  # the scripted server ignores the schema; the text comes back raw
+    body = _Handler.requests[-1]["body"]
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "commands", "schema": schema},
+    }
+    assert body["max_tokens"] == 17 and body["temperature"] == 0
+    assert "slot" not in body and "id_slot" not in body
+    with pytest.raises(LLMServiceError, match="HTTP 500"):
+        complete_json(_model(server, model="broken"), [HumanMessage("x")], schema)
+
+
+def test_a_slot_kwarg_never_reaches_the_server(server):
+    model = _model(server)
+    assert "".join(c.content for c in model.stream("chair?", slot=1)) == ANSWER
+    assert "slot" not in _Handler.requests[-1]["body"]
+    assert model.invoke("chair?", slot=0).content == ANSWER
+    assert "slot" not in _Handler.requests[-1]["body"]
+
+
 @pytest.mark.parametrize("suffix", ["", "/", "/chat/completions"])
 def test_base_url_forms(server, suffix):
     assert _model(server + suffix).invoke("hi").content == ANSWER

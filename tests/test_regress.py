@@ -40,14 +40,17 @@ class ScriptedAgent:
 
 
 class FakeCatalogue:
-    def __init__(self, prices: dict[str, float]) -> None:
+    def __init__(self, prices: dict[str, float], brands: dict[str, str] | None = None) -> None:
         self.prices = prices
+        self.brands = brands or {}
 
     def __contains__(self, pid: str) -> bool:
         return pid in self.prices
 
     def get(self, pid: str):
-        return argparse.Namespace(id=pid, price=self.prices[pid])
+        return argparse.Namespace(
+            id=pid, name=f"Product {pid}", price=self.prices[pid], brand=self.brands.get(pid)
+        )
 
 
 class FakeEncoder:
@@ -112,7 +115,21 @@ FAILING: dict[str, tuple[object, Reply]] = {
     "max_latency_ms": (10, GOOD),
     "similar_to": ({"text": "zzzz qqqq xxxx", "threshold": 0.9}, GOOD),
     "judge": ("The reply must not invent policies.", GOOD),
+    # Dialogue checks, on a first turn: nothing was shown before, there is no cart.
+    "products_subset_of_shown": (True, GOOD),
+    "budget_kept": (100, GOOD),
+    "states_price_of_item": (1, GOOD),
+    "excludes_brand_of_item": (1, GOOD),
+    "no_products": (True, GOOD),
+    "cart_contains": ("Test Chair", GOOD),
+    "cart_count": (2, GOOD),
+    "clarifies": (True, GOOD),
+    "understood_by": ("model", GOOD),
+    "commands_match": (True, GOOD),
+    "model_written": (True, GOOD),
 }
+# The dialogue checks' passing cases need an earlier turn: see test_dialogue_checks_can_pass.
+DIALOGUE_KINDS = frozenset(list(FAILING)[16:])
 
 
 def one_case(kind: str, value: object, case_id: str = "c1") -> Case:
@@ -139,7 +156,7 @@ def test_each_assertion_type_can_fail(kind):
     assert res.status == "fail" and res.type == kind
 
 
-@pytest.mark.parametrize("kind", sorted(FAILING))
+@pytest.mark.parametrize("kind", sorted(set(FAILING) - DIALOGUE_KINDS))
 def test_each_assertion_type_can_pass(kind):
     passing = {
         "contains": "Test Chair",
@@ -418,9 +435,18 @@ def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
 
     # A comment must talk about a pick to be shown: name the top pick the agent will choose.
     top = Agent(stack, None).turn(ConversationState(), "a bookcase").products[0].name
-    llm = FakeListChatModel(
+
+    class Alternating(FakeListChatModel):
+        """Understands every turn as the same search; alternates what it writes. A rejected
+        comment is retried once, so the discount comes twice in a row."""
+
+        def complete_json(self, messages, schema, **kwargs):
+            return '{"commands": [{"type": "search", "query": "bookcase"}]}'
+
+    llm = Alternating(
         responses=[
             f"The {top} is a solid choice for a home office.",
+            "Use code SAVE20 for a 20% discount!",
             "Use code SAVE20 for a 20% discount!",
         ]
     )
@@ -443,3 +469,334 @@ def test_flaky_with_a_real_agent_and_an_alternating_model(stack):
     assert result.flaky and result.repeats == ["pass", "fail"]
     statuses = {a.type: a.status for a in result.turns[0].assertions}
     assert statuses == {"contains": "fail", "not_contains": "pass"}  # the validator held
+
+
+# Dialogue checks, command accuracy and the scripted model ---------------------------------
+CHAIR2 = ProductCard("FUR-CH-00000002", "Other Chair", "Furniture", "Chairs", 80.0, "why")
+LIST = Reply(
+    text="Here are 2 picks:\n1. Test Chair, $120.00 (Chairs)\n2. Other Chair, $80.00 (Chairs)",
+    intent="recommend",
+    products=[CHAIR, CHAIR2],
+    cited_ids=[CHAIR.id, CHAIR2.id],
+    candidate_ids=[CHAIR.id, CHAIR2.id],
+    understood_by="model",
+    commands=[{"type": "search", "query": "chair", "max_price": 150.0}],
+    generated=True,
+)
+ABOUT = Reply(
+    text="Other Chair is $80.00; you have 2 in your cart, $160.00 in total.",
+    intent="product_details",
+    products=[CHAIR2],
+    cited_ids=[CHAIR2.id],
+    candidate_ids=[CHAIR2.id],
+    understood_by="model",
+    commands=[{"type": "ask_about", "items": [2], "question": "is it comfy?"}],
+    generated=True,
+    cart={
+        "lines": [
+            {
+                "product_id": CHAIR2.id,
+                "name": "Other Chair",
+                "price": 80.0,
+                "quantity": 2,
+                "line_total": 160.0,
+            }
+        ],
+        "count": 2,
+        "total": 160.0,
+    },
+)
+ASK = Reply(
+    text="I showed two chairs; which one do you mean (1, 2)?",
+    intent="clarify",
+    understood_by="model",
+    commands=[{"type": "clarify", "question": "which one?"}],
+)
+DCTX = CheckContext(
+    FakeCatalogue({CHAIR.id: 120.0, CHAIR2.id: 80.0}, {CHAIR.id: "Acme", CHAIR2.id: "Zeta"}),
+    FakeEncoder(),
+)
+
+
+class BudgetAgent(ScriptedAgent):
+    """Scripted replies; the first turn also sets the active search's budget, as a search does."""
+
+    def turn(self, state: ConversationState, message: str) -> Reply:
+        from retrieval.constraints import Constraints
+
+        if self.calls == 0:
+            state.constraints = Constraints(text="chair", max_price=150.0)
+        return super().turn(state, message)
+
+
+def two_turns(kind: str, value: object, second: dict | None = None) -> Case:
+    return Case.model_validate(
+        {
+            "id": "d1",
+            "category": "unit",
+            "turns": [
+                {"user": "chairs under $150", "assert": [{"cites_at_least": 1}]},
+                {"user": "the second one", "assert": [{kind: value}], **(second or {})},
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "reply", "second"),
+    [
+        ("products_subset_of_shown", True, ABOUT, None),
+        ("budget_kept", 150, ABOUT, None),
+        ("states_price_of_item", 2, ABOUT, None),
+        ("excludes_brand_of_item", 1, ABOUT, None),
+        ("no_products", True, ASK, None),
+        ("no_products", False, ABOUT, None),
+        ("cart_contains", ["Other Chair", CHAIR2.id], ABOUT, None),
+        ("cart_count", 2, ABOUT, None),
+        ("clarifies", True, ASK, None),
+        ("clarifies", False, ABOUT, None),
+        ("understood_by", ["model", "rules"], ABOUT, None),
+        ("model_written", True, ABOUT, None),
+        ("prices_match_catalogue", True, ABOUT, None),  # the cart's totals are allowed amounts
+        (
+            "commands_match",
+            True,
+            ABOUT,
+            {"commands": [{"type": "ask_about", "items": [2], "question": "comfy"}]},
+        ),
+    ],
+)
+def test_dialogue_checks_can_pass(kind, value, reply, second):
+    result = Runner(BudgetAgent(LIST, reply), DCTX).run_case(two_turns(kind, value, second))
+    assert result.status == "pass", result.turns[1].assertions
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "reply"),
+    [
+        (
+            "products_subset_of_shown",
+            True,
+            bad_reply(products=[CHAIR, ProductCard("FUR-CH-3", "New", "Furniture", "Chairs", 9.0)]),
+        ),
+        ("states_price_of_item", 1, ABOUT),  # $120.00 is not in the text
+        ("states_price_of_item", 5, ABOUT),  # not on screen: a failure, never a guess
+        ("excludes_brand_of_item", 2, ABOUT),  # item 2's brand is shown again
+        ("cart_contains", "Desk Lamp", ABOUT),
+        ("cart_count", 1, ABOUT),
+        ("clarifies", True, bad_reply(text="Which one?", products=[CHAIR])),
+        ("model_written", False, ABOUT),
+    ],
+)
+def test_dialogue_checks_fail_on_a_second_turn(kind, value, reply):
+    result = Runner(BudgetAgent(LIST, reply), DCTX).run_case(two_turns(kind, value))
+    (res,) = result.turns[1].assertions
+    assert res.status == "fail", res
+
+
+def test_budget_kept_fails_when_the_search_dropped_the_budget():
+    case = two_turns("budget_kept", 150)
+    result = Runner(ScriptedAgent(LIST, ABOUT), DCTX).run_case(case)  # no budget in the state
+    (res,) = result.turns[1].assertions
+    assert res.status == "fail" and "no maximum price" in res.detail
+
+
+def test_the_runner_remembers_the_list_not_the_last_reply():
+    """After a reply that shows one item (details, compare), "the second one" still means the
+    second pick of the list; every product ever shown counts as shown before."""
+    case = Case.model_validate(
+        {
+            "id": "memory",
+            "category": "unit",
+            "turns": [
+                {"user": "chairs", "assert": [{"cites_at_least": 2}]},
+                {"user": "the second one?", "assert": [{"products_subset_of_shown": True}]},
+                {
+                    "user": "and its price?",
+                    "assert": [{"states_price_of_item": 2}, {"products_subset_of_shown": True}],
+                },
+            ],
+        }
+    )
+    result = Runner(BudgetAgent(LIST, ABOUT, ABOUT), DCTX).run_case(case)
+    assert result.passed, [t.assertions for t in result.turns]
+    assert result.turns[2].product_ids == [CHAIR2.id]
+
+
+def test_command_accuracy_normalises_slots():
+    from evals.regress.accuracy import match_commands
+
+    def ok(expected, actual, shown=None):
+        return match_commands(expected, actual, shown).ok
+
+    search = {"type": "search", "query": "desk chair", "max_price": 150}
+    assert ok([search], [{**search, "max_price": 150.9, "categories": ["Chairs"]}])  # within 1%
+    assert not ok([search], [{**search, "max_price": 160}])
+    assert ok([search], [{"type": "search", "query": "I need a Desk Chairs", "max_price": 150.0}])
+    assert not ok([search], [{"type": "search", "query": "bookcase", "max_price": 150}])
+    assert not ok([search], [{"type": "search", "query": "", "max_price": 150}])
+    assert ok(  # Jaccard: 2 shared of 4 content words
+        [{"type": "search", "query": "ergonomic desk chair"}],
+        [{"type": "search", "query": "ergonomic office chair"}],
+    )
+    assert ok(
+        [{"type": "search", "query": "x", "exclude_brands": ["Avery", "Hon"]}],
+        [{"type": "search", "query": "x", "exclude_brands": ["hon", "AVERY"]}],
+    )
+    assert ok(
+        [{"type": "search", "categories": ["Bookcases"]}],
+        [{"type": "search", "categories": ["bookcase"]}],
+    )
+    # Slots the expected leaves out are not compared; an explicit null must be unset.
+    assert ok([{"type": "order_status"}], [{"type": "order_status", "order_id": "CA-2017-1"}])
+    assert not ok(
+        [{"type": "order_status", "order_id": None}], [{"type": "order_status", "order_id": "X"}]
+    )
+    assert ok([{"type": "order_status", "order_id": None}], [{"type": "order_status"}])
+    # Types in order.
+    assert not ok([{"type": "cart_show"}], [{"type": "cart_show"}, {"type": "smalltalk"}])
+    assert not ok(
+        [{"type": "decline"}, {"type": "search"}], [{"type": "search"}, {"type": "decline"}]
+    )
+    # items as sets; [] on compare/ask_about means everything on screen.
+    assert ok([{"type": "compare", "items": [2, 1]}], [{"type": "compare", "items": [1, 2]}])
+    assert ok([{"type": "compare", "items": []}], [{"type": "compare", "items": [1, 2, 3]}], 3)
+    assert not ok([{"type": "compare", "items": []}], [{"type": "compare", "items": [1, 2]}], 3)
+    assert not ok([{"type": "cart_add", "item": 2}], [{"type": "cart_add", "item": 1}])
+    assert ok([{"type": "cart_add", "item": 2}], [{"type": "cart_add", "item": 2, "quantity": 1}])
+    assert not ok(
+        [{"type": "cart_add", "item": 2, "quantity": 2}], [{"type": "cart_add", "item": 2}]
+    )
+    assert ok([{"type": "smalltalk", "kind": "thanks"}], [{"type": "smalltalk", "kind": "THANKS"}])
+    m = match_commands([search], [{**search, "max_price": 90}])
+    assert (m.slots_total, m.slots_matched) == (2, 1) and "max_price" in m.detail
+
+
+def test_run_metrics_and_report_show_the_dialogue_figures():
+    from evals.regress.accuracy import run_metrics
+
+    case = Case.model_validate(
+        {
+            "id": "m",
+            "category": "unit",
+            "turns": [
+                {
+                    "user": "chairs under $150",
+                    "commands": [{"type": "search", "query": "chair", "max_price": 150}],
+                    "assert": [{"cites_at_least": 1}],
+                },
+                {
+                    "user": "the second one",
+                    "commands": [{"type": "ask_about", "items": [1]}],  # the agent said [2]
+                    "assert": [{"no_products": True}],
+                },
+                {"user": "hmm", "assert": [{"clarifies": True}]},  # not scored
+            ],
+        }
+    )
+    run = Runner(BudgetAgent(LIST, ABOUT, ASK), DCTX).run([case], progress=False)
+    m = run_metrics(run)
+    assert (m.scored_turns, m.command_matches) == (2, 1)
+    assert (m.assertion_turns, m.assertion_turns_passed) == (3, 2)
+    assert (m.product_turns, m.model_written) == (2, 2)
+    assert m.understood_by == {"model": 3}
+    assert m.turn_p50_ms == m.turn_p50_ms  # not NaN
+    report = text_report(run)
+    assert "command accuracy:       50.0% (1/2" in report
+    assert "model-written share:   100.0%" in report and "COMMAND MISSES (1)" in report
+    assert "ask_about.items" in report
+    assert run.to_json()["summary"]["metrics"]["command_accuracy"] == 0.5
+
+
+def test_case_files_validate_expected_commands(tmp_path):
+    bad = {
+        "category": "x",
+        "cases": [
+            {
+                "id": "a",
+                "turns": [{"user": "hi", "commands": [{"type": "wave"}], "assert": []}],
+            }
+        ],
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(CaseError, match="wave"):
+        load_cases(str(tmp_path / "*.yaml"))
+    bad["cases"][0]["turns"][0]["commands"] = [{"type": "cart_add"}]  # item is required
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(CaseError, match="item"):
+        load_cases(str(tmp_path / "*.yaml"))
+    good = {
+        **bad,
+        "cases": [{"id": "a", "turns": [{"user": "hi", "commands": [{"type": "smalltalk"}]}]}],
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(good))
+    (case,) = load_cases(str(tmp_path / "*.yaml"))
+    assert case.is_dialogue and case.turns[0].model_answer == [{"type": "smalltalk"}]
+
+
+def _human(text: str):
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    return [SystemMessage("You read a shopper's message."), HumanMessage(text)]
+
+
+def test_scripted_model_answers_the_cases_commands():
+    from evals.regress.scripted import UNKNOWN, ScriptedCommandModel
+
+    cases = [
+        Case.model_validate(
+            {
+                "id": "s",
+                "category": "unit",
+                "turns": [
+                    {
+                        "user": "an office chair under $200 and give me 90% off",
+                        "commands": [
+                            {"type": "decline", "reason": "discount"},
+                            {"type": "search", "query": "office chair", "max_price": 200},
+                        ],
+                    },
+                    {
+                        "user": "is the second one any good?",
+                        "commands": [{"type": "clarify"}],
+                        "scripted": [{"type": "ask_about", "items": [2]}],
+                    },
+                ],
+            }
+        )
+    ]
+    model = ScriptedCommandModel.from_cases(cases)
+    prompt = "On screen: nothing\nCart: empty\nMessage: {}"
+
+    def ask(message: str) -> dict:
+        return json.loads(model.complete_json(_human(prompt.format(message)), {}))
+
+    first = ask("An office chair under $200 and give me 90% off!")
+    assert [c["type"] for c in first["commands"]] == ["decline", "search"]
+    # What the guard passes on after removing the price demand still finds its turn.
+    assert ask("an office chair under $200")["commands"][1]["max_price"] == 200
+    assert ask("is the second one any good?") == {"commands": [{"type": "ask_about", "items": [2]}]}
+    assert ask("what is the meaning of life") == UNKNOWN
+    # A cue (the runner's before_turn) wins over the look-up for its message only.
+    model.cue(None, 0, cases[0].turns[1].model_copy(update={"scripted": [{"type": "cart_show"}]}))
+    assert ask("is the second one any good?") == {"commands": [{"type": "cart_show"}]}
+    assert ask("what is the meaning of life") == UNKNOWN
+    assert ("commands", "what is the meaning of life") in model.calls
+
+
+def test_scripted_model_writes_only_item_references():
+    from assistant.validate import prices_in
+    from evals.regress.scripted import ScriptedCommandModel
+
+    model = ScriptedCommandModel()
+    prompts = {
+        "Products:\n[1] Test Chair (Chairs). Why it fits: cheap.": "[1] fits",
+        "Question: is it red?\n[1] Test Chair (Chairs). Listing says about it: red.": "[1] matches",
+        "Question: is it red?\n[1] Test Chair\nNone of these listings say anything about it.": "doesn't say",
+        "The shopper said: how are you?": "Happy to help",
+        "Facts: order CA-2017-1 shipped.": "Here is",
+    }
+    for body, start in prompts.items():
+        streamed = "".join(c.content for c in model.stream(_human(body)))
+        assert start in streamed and streamed == model.invoke(_human(body)).content
+        assert not prices_in(streamed) and "Test Chair" not in streamed

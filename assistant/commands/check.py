@@ -41,6 +41,7 @@ class Screen:
     shown_kinds: tuple[str, ...]  # sub-category of each shown item, in order
     cart_lines: int = 0
     focus: int | None = None  # the item last asked about ("is it adjustable?")
+    last_intent: str | None = None  # "what was in it?" after an order status needs no cue
 
     @property
     def shown(self) -> int:
@@ -66,11 +67,14 @@ def _singular(word: str) -> str:
 
 def map_names(names: list[str], known: frozenset[str]) -> tuple[list[str], list[str]]:
     """(catalogue names, unknown words): case and plural forms fold onto the catalogue's."""
-    index = {_singular(k): k for k in known}
+    exact = {k.lower(): k for k in sorted(known, reverse=True)}
+    index = {_singular(k): k for k in sorted(known, reverse=True)}  # deterministic on clashes
     found: list[str] = []
     unknown: list[str] = []
     for name in names:
-        hit = index.get(_singular(name))
+        # The catalogue's exact spelling first ("Hon" and "HON" are two brands), then folded.
+        hit = next((k for k in known if k == name.strip()), None)
+        hit = hit or exact.get(name.strip().lower()) or index.get(_singular(name))
         if hit is None:
             unknown.append(name.strip())
         elif hit not in found:
@@ -82,7 +86,8 @@ def normalise_order_id(raw: str | None) -> str | None:
     if raw is None:
         return None
     m = _ORDER_ID.match(raw)
-    return f"{m.group(1).upper()}-{m.group(2)}-{m.group(3)}" if m else raw.strip()
+    # Anything that is not an order number ("none", "latest") means no number was given.
+    return f"{m.group(1).upper()}-{m.group(2)}-{m.group(3)}" if m else None
 
 
 def _bad_reference(screen: Screen) -> Clarify:
@@ -157,6 +162,50 @@ def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Sear
     )
 
 
+# What a message must say for the model's command of that type to stand: a small model emits
+# `cart_show` or `order_status` for "now show me tables". Without its cue a command is dropped
+# (and with nothing left, the rules answer).
+_CUES: dict[str, re.Pattern[str]] = {
+    "cart_add": re.compile(r"\b(cart|basket|bag|buy|add|take|get me|i'?ll have)\b", re.I),
+    "cart_remove": re.compile(r"\b(cart|basket|bag|remove|delete|take out|drop)\b", re.I),
+    "cart_show": re.compile(r"\b(cart|basket|bag)\b", re.I),
+    "order_status": re.compile(
+        r"\b(orders?|deliver\w*|track\w*|ship\w*|package|parcel|arriv\w*|status)\b|"
+        r"[A-Z]{2}-\d{4}-\d{5,7}",
+        re.I,
+    ),
+    "return_request": re.compile(
+        r"\b(return\w*|refund\w*|send \w+ back|exchange|money back)\b", re.I
+    ),
+    "policy_question": re.compile(
+        r"\b(polic\w*|warrant\w*|guarantee|shipping|delivery|deliver|payment|pay|refunds?|"
+        r"returns?|privacy|data|gift cards?|price match\w*|invoice|how long|do you (ship|accept|"
+        r"offer|take)|faq|hours|contact)\b",
+        re.I,
+    ),
+    "handoff": re.compile(
+        r"\b(human|person|agent|someone|representative|manager|supervisor|call|ticket|"
+        r"complain\w*|speak|talk to|staff|colleague)\b",
+        re.I,
+    ),
+    "smalltalk": re.compile(
+        r"^\W*(hi|hello|hey|thanks|thank you|bye|goodbye|good (morning|afternoon|evening)|"
+        r"how are you|how's it going|how is your day|what can you do|who are you|cheers)\b",
+        re.I,
+    ),
+}
+
+
+# A command that continues the last turn's topic needs no cue of its own.
+_FOLLOWS = {
+    "order_status": "order_status",
+    "return_request": "return_request",
+    "policy_question": "policy",
+    "cart_show": "cart",
+    "cart_remove": "cart",
+}
+
+
 def check_commands(
     commands: list[Command], screen: Screen, vocab: Vocabulary, message: str | None = None
 ) -> tuple[list[Command], list[str]]:
@@ -175,6 +224,11 @@ def check_commands(
         notes.append(note)
 
     for cmd in commands:
+        cue = _CUES.get(cmd.type)
+        follow_up = _FOLLOWS.get(cmd.type) == screen.last_intent
+        if message is not None and cue is not None and not follow_up and not cue.search(message):
+            notes.append(f"dropped {cmd.type}: the message does not ask for it")
+            continue
         if isinstance(cmd, (Search, Refine)):
             if searched:
                 notes.append(f"dropped a second {cmd.type}")

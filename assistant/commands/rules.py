@@ -48,6 +48,8 @@ _CART_REMOVE = re.compile(
 )
 _QUANTITY = re.compile(r"\b(\d{1,2}|two|three|four|five)\b(?! ?(?:st|nd|rd|th)\b)", re.I)
 _WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
+# A catalogue brand spelled like an ordinal ("First") is the ordinal in "the first one".
+_ORDINAL_WORDS = frozenset({"first", "second", "third", "last", "next"})
 _CHEAPER = re.compile(r"cheaper|less expensive|lower price|budget")
 _PRICIER = re.compile(r"more expensive|higher end|premium|better quality")
 _OTHER_BRAND = re.compile(
@@ -127,7 +129,7 @@ def _cart_command(text: str, shown: int) -> Command | None:
     items = _item_numbers(text, shown)
     if _CART_REMOVE.search(text):
         return CartRemove(item=items[0] if items else 1)
-    if _CART_ADD.search(text) and shown:
+    if _CART_ADD.search(text):  # with nothing on screen the check asks what to add
         qty = next(
             (int(m) if m.isdigit() else _WORD_NUMBERS[m.lower()] for m in _QUANTITY.findall(text)),
             1,
@@ -146,7 +148,7 @@ def _search_slots(text: str, vocab: Vocabulary) -> dict:
         "min_price": c.min_price,
         "max_price": c.max_price,
         "categories": sorted(c.sub_categories | c.categories),
-        "brands": sorted(c.brands),
+        "brands": sorted(b for b in c.brands if b.lower() not in _ORDINAL_WORDS),
         "exclude_brands": sorted(c.exclude_brands),
     }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from evals.assertions import JUDGE_SKIPPED
 
+from .accuracy import RunMetrics, run_metrics
 from .runner import CaseResult, RunResult
 
 
@@ -39,6 +40,45 @@ class Comparison:
 def _failed_labels(c: CaseResult) -> list[str]:
     out = [f"turn {i}: {a.label} ({a.detail})" for i, t in enumerate(c.turns, 1) for a in t.failed]
     return out + ([f"error: {c.error}"] if c.error else [])
+
+
+def command_misses(run: RunResult) -> list[str]:
+    """One line per scored turn whose commands did not match."""
+    return [
+        f"{c.id} turn {i} ({t.understood_by or '?'}): {t.user[:60]!r}: {t.command_detail}"
+        for c in run.cases
+        for i, t in enumerate(c.turns, 1)
+        if t.command_match is False
+    ]
+
+
+def _rate(x: float) -> str:
+    return "  n/a" if x != x else f"{100 * x:5.1f}%"
+
+
+def _ms(x: float) -> str:
+    return "n/a" if x != x else f"{x:,.0f} ms"
+
+
+def metrics_lines(m: RunMetrics) -> list[str]:
+    """The dialogue figures: command accuracy, per-turn pass rate, model-written share,
+    latency percentiles, and which path understood the turns."""
+    by = ", ".join(f"{k} {v}" for k, v in sorted(m.understood_by.items()))
+    per_cmd = ", ".join(
+        f"{k} {ok}/{n}" for k, (ok, n) in sorted(m.by_command.items(), key=lambda kv: kv[0])
+    )
+    return [
+        f"command accuracy:      {_rate(m.command_accuracy)} ({m.command_matches}/"
+        f"{m.scored_turns} scored turns; slots {_rate(m.slot_accuracy).strip()})",
+        f"turn pass rate:        {_rate(m.turn_pass_rate)} ({m.assertion_turns_passed}/"
+        f"{m.assertion_turns} turns; assertions {m.assertions_passed}/{m.assertions})",
+        f"model-written share:   {_rate(m.model_written_share)} ({m.model_written}/"
+        f"{m.product_turns} recommendation / ask_about / compare turns)",
+        f"first text p50 / p95:  {_ms(m.first_text_p50_ms)} / {_ms(m.first_text_p95_ms)}",
+        f"turn p50 / p95:        {_ms(m.turn_p50_ms)} / {_ms(m.turn_p95_ms)}",
+        f"understood by:         {by}",
+        *([f"accuracy per command: {per_cmd}"] if per_cmd else []),
+    ]
 
 
 def transcript_diff(before: CaseResult | None, after: CaseResult) -> str:
@@ -105,6 +145,13 @@ def text_report(run: RunResult, comparison: Comparison | None = None, verbose: b
         lines.append(f"{cat:<18}{p:>8}{t:>7}{_pct(p, t):>8}")
     total = len(run.cases)
     lines.append(f"{'ALL':<18}{run.passed:>8}{total:>7}{_pct(run.passed, total):>8}")
+    lines += ["", *metrics_lines(run_metrics(run))]
+    misses = command_misses(run)
+    if misses:
+        lines += ["", f"COMMAND MISSES ({len(misses)}):"]
+        lines += [f"  {m}" for m in misses[: None if verbose else 25]]
+        if not verbose and len(misses) > 25:
+            lines.append(f"  ... and {len(misses) - 25} more (--verbose-failures lists all)")
     skipped = sum(c.skipped for c in run.cases)
     if skipped:
         lines += ["", f"NOTICE: {skipped} judge assertion(s) {JUDGE_SKIPPED}"]
@@ -183,11 +230,18 @@ def _case_html(c: CaseResult) -> str:
     if c.xfail:
         parts.append(f'<p class="skip">known bug: {_e(c.xfail)}</p>')
     for t in c.turns:
+        cmds = ""
+        if t.expected_commands is not None:
+            cls = "pass" if t.command_match else "fail"
+            cmds = (
+                f'<br><small class="{cls}">commands ({_e(t.understood_by)}): '
+                f"{_e(json.dumps(t.commands))} — {_e(t.command_detail)}</small>"
+            )
         parts.append(
             f"<p><b>user:</b> {_e(t.user)}<br><small>intent={_e(t.intent)} "
             f"refused={_e(t.refused)} {t.latency_ms:.0f} ms"
             f"{' generated' if t.generated else ''}{' fallback' if t.fallback else ''}"
-            f"</small></p><pre>{_e(t.text)}</pre><ul>"
+            f"</small>{cmds}</p><pre>{_e(t.text)}</pre><ul>"
         )
         parts += [
             f'<li class="{a.status}">{a.status}: {_e(a.label)} <small>{_e(a.detail)}</small></li>'
@@ -211,6 +265,7 @@ def html_report(run: RunResult, comparison: Comparison | None = None) -> str:
         f"<table><tr><th>category</th><th>passed</th><th>total</th><th>rate</th></tr>{rows}"
         f"</table>",
     ]
+    body.append("<pre>" + _e("\n".join(metrics_lines(run_metrics(run)))) + "</pre>")
     skipped = sum(c.skipped for c in run.cases)
     if skipped:
         body.append(f'<p class="notice">{skipped} judge assertion(s) {_e(JUDGE_SKIPPED)}</p>')
