@@ -32,7 +32,7 @@ data: $(VENV)/.installed
 	bash scripts/fetch_data.sh $(DATA) $(PIP)
 
 # The index embeds name + category + the shipped LLM enrichment
-# (retrieval/data/enrichment-<catalogue>.jsonl.gz). `enrich --shipped` runs no model: it loads
+# (retrieval/enrichments/enrichment-<catalogue>.jsonl.gz). `enrich --shipped` runs no model: it loads
 # that file into the database cache and re-embeds only what it changed (a data dir indexed before
 # the file shipped); `shopassist enrich` regenerates it with the local model (about an hour).
 index: data

@@ -62,8 +62,10 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     store = EnrichmentStore(Database(settings.resolved_database_url))
     if args.shipped:
         path = shipped_file(settings.catalogue)
-        n = store.import_file(path, products) if path.is_file() else 0
-        sys.stdout.write(f"loaded {n} enrichments from {path}\n")
+        have = store.lookup(products)
+        missing = [p for p in products if p.id not in have]
+        n = store.import_file(path, missing) if path.is_file() and missing else 0
+        sys.stdout.write(f"loaded {n} enrichments from {path} ({len(have)} already cached)\n")
     else:
         from .enrich import PROMPT_VERSION, llamacpp_completer, run_enrichment
 
@@ -288,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="",
         default=None,
-        help="write the gzipped JSONL (default path: the shipped retrieval/data file)",
+        help="write the gzipped JSONL (default path: the shipped retrieval/enrichments file)",
     )
     s.add_argument(
         "--shipped",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
 
 from .constraints import Constraints, Vocabulary
 from .db import Database, ProductRow
+from .enrichment import Enrichment, EnrichmentStore, enriched_text
 from .sources.base import Product
 from .store import PRODUCTS, VectorStore
 
@@ -45,6 +46,8 @@ class UnknownProductError(KeyError):
 class CatalogueIndex:
     products: list[Product]
     vectors: np.ndarray  # (n, 384), L2-normalised, row i ↔ products[i]
+    # LLM-enriched features by product id (retrieval/enrichment.py); empty when off or not run.
+    enrichment: dict[str, Enrichment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {p.id: i for i, p in enumerate(self.products)}
@@ -67,6 +70,11 @@ class CatalogueIndex:
             return self.products[self.position[product_id]]
         except KeyError:
             raise UnknownProductError(product_id) from None
+
+    def text(self, i: int) -> str:
+        """Row i's searchable text: the embedded text (with its enrichment when there is one)."""
+        p = self.products[i]
+        return enriched_text(p, self.enrichment.get(p.id))
 
     def vector(self, product_id: str) -> np.ndarray:
         return self.vectors[self.position[product_id]]
@@ -122,7 +130,7 @@ class CatalogueIndex:
         return (order if idx is None else idx[order]), scores[order]
 
     @classmethod
-    def load(cls, db: Database, store: VectorStore) -> CatalogueIndex:
+    def load(cls, db: Database, store: VectorStore, enrichment: bool = True) -> CatalogueIndex:
         with db.session() as s:
             rows = {r.id: Product.from_record(r) for r in s.scalars(select(ProductRow))}
         ids, vecs, _ = store.all_vectors(PRODUCTS)
@@ -130,4 +138,6 @@ class CatalogueIndex:
         missing = len(rows) - len(keep)
         if missing:
             log.warning("%d products have no vector yet; run `shopassist index`", missing)
-        return cls([rows[ids[i]] for i in keep], vecs[keep] if keep else vecs[:0])
+        products = [rows[ids[i]] for i in keep]
+        enriched = EnrichmentStore(db).lookup(products) if enrichment else {}
+        return cls(products, vecs[keep] if keep else vecs[:0], enriched)

@@ -298,6 +298,58 @@ def strip_filler(text: str) -> str:
     return _FILLER.sub("", text).strip(" ?.!,")
 
 
+_SAME_PLURAL = {
+    "series": "series",
+    "species": "species",
+    "scissors": "scissors",
+    "glasses": "glasses",
+    "supplies": "supply",
+    "accessories": "accessory",
+}
+
+
+def singular(word: str) -> str:
+    """A plain English singular, good enough to compare product nouns (lamps, boxes, batteries)."""
+    w = word.lower().strip("'")
+    if w in _SAME_PLURAL:
+        return _SAME_PLURAL[w]
+    for suffix, keep in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("xes", "x"),
+        ("shes", "sh"),
+        ("ches", "ch"),
+    ):
+        if w.endswith(suffix) and len(w) > len(suffix) + 1:
+            return w[: -len(suffix)] + keep
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_PHRASE_WORD = re.compile(r"[a-z0-9][a-z0-9'&-]*|[,;:()]")
+
+
+def head_phrase(text: str) -> tuple[str, ...]:
+    """The noun phrase the shopper asks for, singular words in order: the last sentence's words
+    up to the first word that ends a noun phrase ("desk lamp" out of "hi. I need a desk lamp
+    for my study"). Empty when there is none."""
+    sentences = [s for s in _SENTENCE.split(text.strip()) if s.strip()]
+    if not sentences:
+        return ()
+    words: list[str] = []
+    for tok in _PHRASE_WORD.findall(strip_filler(sentences[-1]).lower()):
+        if not tok[0].isalnum() or tok in PHRASE_END:
+            if words:
+                break
+            continue
+        if tok in ("a", "an", "the", "some", "new"):
+            continue
+        words.append(singular(tok))
+    return tuple(words[-4:])
+
+
 def parse(
     query: str, vocab: Vocabulary = Vocabulary(), *, compound_rule: bool = True
 ) -> Constraints:

@@ -9,6 +9,7 @@ Chat, the home page and the API all speak `Recommendation`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -19,10 +20,11 @@ import numpy as np
 
 from .catalogue import CatalogueIndex
 from .clock import StoreClock
-from .constraints import Constraints
+from .constraints import ATTRIBUTE_WORDS, Constraints, head_phrase
 from .db import Database
+from .enrichment import goes_with, type_match
 from .events import EventIn, IngestResult, StoredEvent, all_events, ingest, user_events
-from .explain import reason
+from .explain import query_phrase, reason
 from .items import ItemFeatures
 from .profile import Profile
 from .scoring import Context, Ranked, ScoringCore, ScoringModel, ScoringParams, mmr
@@ -33,6 +35,27 @@ from .train import InteractionLog, calibrated_default
 log = logging.getLogger(__name__)
 CANDIDATES = 40  # retrieved before the core re-ranks: enough to diversify, cheap to score
 PROFILE_BLEND = 0.2  # how much the shopper's profile vector conditions the search
+
+
+def query_with_attributes(text: str, attributes: frozenset[str]) -> str:
+    """The embedded query: the shopper's words plus attribute words they do not already hold."""
+    low = text.lower()
+    extra = [a for a in sorted(attributes) if a.lower() not in low]
+    return " ".join([text, *extra]).strip()
+
+
+def sort_picks(
+    items: list[Recommendation], order: str | None, ratings: dict[str, float]
+) -> list[Recommendation]:
+    """The final picks in the shopper's order; relevance (the ranking's) when none is asked.
+    Ties and products without a rating keep their relevance order."""
+    if order == "price_asc":
+        return sorted(items, key=lambda r: r.price)
+    if order == "price_desc":
+        return sorted(items, key=lambda r: -r.price)
+    if order == "rating":
+        return sorted(items, key=lambda r: -ratings.get(r.id, float("-inf")))
+    return items
 
 
 @dataclass
@@ -93,6 +116,14 @@ class RecommendationService:
     def __post_init__(self) -> None:
         self.items = item_features_from_catalogue(self.catalogue)
         self.names = [p.name for p in self.catalogue.products]
+        self._texts = [self.catalogue.text(i).lower() for i in range(len(self.catalogue))]
+        self._term_masks: dict[str, np.ndarray] = {}
+        self._types = [
+            (e.product_type if (e := self.catalogue.enrichment.get(p.id)) else "")
+            for p in self.catalogue.products
+        ]
+        self._type_scores: dict[tuple[str, ...], np.ndarray] = {}
+        self._ratings = {p.id: p.rating for p in self.catalogue.products if p.rating is not None}
         self._profiles: dict[str, Profile] = {}
         self._lock = threading.RLock()
         self.refit_items()
@@ -121,6 +152,61 @@ class RecommendationService:
         self.items.fit_interactions(
             log_.user, log_.item, log_.ts, log_.n_users, self.clock.now().timestamp()
         )
+
+    def _has_term(self, term: str) -> np.ndarray:
+        """Items whose text holds `term` as a word or phrase (cached per term)."""
+        term = term.lower()
+        hit = self._term_masks.get(term)
+        if hit is None:
+            pat = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])")
+            hit = np.fromiter((bool(pat.search(t)) for t in self._texts), bool, len(self._texts))
+            if len(self._term_masks) > 4096:
+                self._term_masks.clear()
+            self._term_masks[term] = hit
+        return hit
+
+    def _type_scores_for(self, phrase: tuple[str, ...], params: ScoringParams) -> np.ndarray:
+        """Per item, in cosine units: how well its enriched type answers `phrase`, less the
+        accessory penalty for things that go with the phrase's head (cached per phrase)."""
+        key = (*phrase, f"{params.type_boost}|{params.accessory_penalty}")
+        hit = self._type_scores.get(key)
+        if hit is None:
+            head = phrase[-1]
+            hit = np.array(
+                [
+                    params.type_boost * (type_match(phrase, t) if t else 0.0)
+                    - params.accessory_penalty * goes_with(head, name, t)
+                    for t, name in zip(self._types, self.names, strict=True)
+                ],
+                np.float32,
+            )
+            if len(self._type_scores) > 4096:
+                self._type_scores.clear()
+            self._type_scores[key] = hit
+        return hit
+
+    def soft_boost(self, c: Constraints, params: ScoringParams) -> np.ndarray | None:
+        """Per item: the type, soft-category and attribute boosts for these constraints, or None.
+        The sizes are cosine units (`ScoringParams`): MiniLM's query-product cosines spread
+        about 0.1 within a candidate set, so a boost nudges; a much closer text still wins."""
+        phrase = head_phrase(c.text) if params.type_boost or params.accessory_penalty else ()
+        if phrase and (phrase[-1] in ATTRIBUTE_WORDS or not phrase[-1].isalpha()):
+            phrase = ()  # "something black": no noun to match types against
+        if not c.soft_categories and not c.attributes and not phrase:
+            return None
+        it = self.items
+        boost = np.zeros(len(it), dtype=np.float32)
+        if phrase:
+            boost += self._type_scores_for(phrase, params)
+        if c.soft_categories:
+            cats = [i for i, n in enumerate(it.category_names) if n in c.soft_categories]
+            subs = [i for i, n in enumerate(it.sub_category_names) if n in c.soft_categories]
+            soft = np.isin(it.category, cats) | np.isin(it.sub_category, subs)
+            boost += params.soft_category_boost * soft
+        if c.attributes:
+            hits = sum(self._has_term(a).astype(np.float32) for a in c.attributes)
+            boost += params.attribute_boost * np.minimum(hits, params.max_attribute_boosts)
+        return boost
 
     def core_for(self, params: ScoringParams | None) -> ScoringCore:
         return self.core if params is None else self.core.with_params(params)
@@ -195,7 +281,7 @@ class RecommendationService:
             raise RuntimeError("this RecommendationService was built without a ProductSearch")
         t0 = time.perf_counter()
         profile = self.profile(user_id)
-        text = constraints.text
+        text = query_with_attributes(constraints.text, constraints.attributes)
         qvec = self.search.encoder.encode_one(text or "popular products")
         pv = None if profile.is_cold else profile.vector()
         found = self.search.search(
@@ -211,11 +297,14 @@ class RecommendationService:
             ms = round((t1 - t0) * 1e3, 2)
             return Recommendations([], [], profile, found.plan, {"retrieval": ms, "scoring": 0.0})
         core = self.core_for(params)
-        ranked = core.score(
-            profile, Context(query_vec=qvec if text else None), self.catalogue_indices(cand_ids)
+        context = Context(
+            query_vec=qvec if text else None,
+            query_boost=self.soft_boost(constraints, core.params) if text else None,
         )
+        ranked = core.score(profile, context, self.catalogue_indices(cand_ids))
         picks = mmr(self._first_of_each_name(ranked), self.items.vectors, k, core.params.mmr_lambda)
         items = self.explained(profile, picks, query_text if query_text is not None else text)
+        items = sort_picks(items, constraints.sort, self._ratings)
         t2 = time.perf_counter()
         timings = {
             **{f"search_{n}": round(v, 2) for n, v in found.timings_ms.items()},
@@ -230,9 +319,14 @@ class RecommendationService:
         """Ranked rows as recommendations, each with its score, contributions and reason."""
         out = []
         for row, idx in enumerate(ranked.items):
+            product = self.catalogue.products[int(idx)]
+            phrase = (
+                query_phrase(query, product, self.catalogue.enrichment.get(product.id))
+                if query
+                else None
+            )
             rec = Recommendation.of(
-                self.catalogue.products[int(idx)],
-                reason(self.items, self.names, profile, ranked, row, query=query),
+                product, reason(self.items, self.names, profile, ranked, row, query=phrase)
             )
             rec.score = round(float(ranked.scores[row]), 4)
             rec.contributions = {n: round(v, 4) for n, v in ranked.contribution_dict(row).items()}

@@ -28,6 +28,14 @@ def apply_offline_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, else os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SHOPASSIST_", extra="ignore", validate_by_name=True
@@ -55,13 +63,24 @@ class Settings(BaseSettings):
     )
     experiments_file: Path = Path("config/experiments.yaml")
     embed_batch_size: int = 64
+    enrichment: bool = Field(
+        default=True,
+        description="Embed name + category + the LLM enrichment (retrieval/enrichment.py) when a "
+        "product has one; false embeds the plain product text.",
+    )
     torch_threads: int = 2
 
     # Generative model.
-    # A registered backend (local, llamacpp, openai, fake, or a plugin's), or "none": templates only.
-    llm_backend: str = "local"
+    # A registered backend (llamacpp, local, openai, fake, or a plugin's), or "none": templates
+    # only. llamacpp (in-process llama.cpp, the xllamacpp wheel) is the CPU default; `local` is
+    # transformers (for GPUs), `openai` any OpenAI-compatible server.
+    llm_backend: str = "llamacpp"
     llm_max_retries: int = 0  # a retried timeout holds a turn for several llm_timeout_s
-    llm_local_model: Literal["smollm2", "qwen0.5b"] = "smollm2"
+    # The packaged GGUF the llamacpp and local backends run (assistant/llm/model_files.py).
+    llm_local_model: Literal["smollm2", "qwen0.5b", "qwen1.5b"] = "qwen0.5b"
+    # CPU threads for generation (llama.cpp's n_threads; torch's for the local backend). On a
+    # machine shared with other busy processes, fewer threads than cores decode faster.
+    llm_threads: int = Field(default_factory=_usable_cores, ge=1)
     # int8 dynamic quantisation is 2x faster but sends SmolLM2 into loops (bench/decode.py).
     llm_quantize: Literal["none", "int8"] = "none"
     llm_max_new_tokens: int = 48

@@ -15,7 +15,7 @@ from .catalogue import CatalogueIndex
 from .clock import StoreClock
 from .db import Database, OrderRow
 from .embed import Encoder
-from .indexer import IndexReport, build_index
+from .indexer import IndexReport, build_index, pending
 from .recommend import RecommendationService
 from .scoring import ScoringModel
 from .search import ProductSearch
@@ -67,6 +67,10 @@ class RetrievalStack:
     def is_indexed(self) -> bool:
         return self.db.has_catalogue() and self.store.count(PRODUCTS) > 0
 
+    def pending(self) -> int:
+        """Products an index run would (re-)embed now (e.g. a newly shipped enrichment)."""
+        return pending(self.settings, self.db, self.store)
+
     def index(self, progress: bool = False) -> IndexReport:
         report = build_index(self.settings, self.db, self.store, self.encoder, progress=progress)
         with self._lock:
@@ -78,7 +82,7 @@ class RetrievalStack:
     def catalogue(self) -> CatalogueIndex:
         with self._lock:
             if self._catalogue is None:
-                cat = CatalogueIndex.load(self.db, self.store)
+                cat = CatalogueIndex.load(self.db, self.store, self.settings.enrichment)
                 if not len(cat):
                     raise CatalogueNotIndexed(
                         "the catalogue is not indexed; run `shopassist index`"

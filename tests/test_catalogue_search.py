@@ -189,3 +189,25 @@ def test_query_with_attributes_and_sort_picks():
     assert [r.price for r in sort_picks(recs, "price_desc", {})] == [5, 3, 1]
     assert [r.id for r in sort_picks(recs, "rating", {"2": 4.5, "0": 3.0})] == ["2", "0", "1"]
     assert sort_picks(recs, None, {}) == recs == sort_picks(recs, "relevance", {})
+
+
+def test_labelled_search_set_is_built_from_its_rules(stack):
+    """evals/search/queries.yaml is what its rules give on the real catalogue (never edited by
+    hand), with at least 60 queries, each with a relevant product."""
+    from evals.search.labels import load_queries, load_rules, resolve
+
+    products = get_source("superstore").load(stack.settings.raw_dir).products
+    built = resolve(load_rules(), products)
+    assert load_queries() == built
+    assert len(built) >= 60 and all(q.relevant for q in built)
+
+
+def test_search_metrics():
+    from evals.search.labels import ndcg_at, precision_at
+
+    rel = {"a": 2, "b": 1}
+    assert ndcg_at(["a", "b", "x"], rel) == pytest.approx(1.0)
+    assert ndcg_at(["x", "y"], rel) == 0.0
+    assert 0 < ndcg_at(["b", "a"], rel) < 1
+    assert precision_at(["a", "x", "b"], rel) == pytest.approx(2 / 3)
+    assert precision_at(["a"], rel) == pytest.approx(1 / 3), "a short list counts its gaps"

@@ -261,7 +261,9 @@ def test_enrich_command_with_a_fake_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "get_settings", lambda: other)
     monkeypatch.setattr(retrieval.enrichment, "shipped_file", lambda catalogue: out)
     assert cli.main(["enrich", "--shipped", "--quiet"]) == 0 and Any.calls == 10
-    assert f"loaded 5 enrichments from {out}" in capsys.readouterr().out
+    assert f"loaded 5 enrichments from {out} (0 already cached)" in capsys.readouterr().out
+    assert cli.main(["enrich", "--shipped", "--quiet"]) == 0
+    assert "loaded 0 enrichments" in capsys.readouterr().out, "loaded once"
 
 
 def test_the_shipped_superstore_file_loads():

@@ -199,6 +199,7 @@ _GENERIC_FIRST_WORDS = frozenset(
         "rogers",
         "situations",
         "memorex",
+        "staples",
     }
     - {"rogers", "memorex", "advantus", "universal"}
 )
@@ -206,7 +207,13 @@ _TWO_WORD_BRANDS = {"wilson jones", "howard miller", "master caster", "seth thom
 
 
 def derive_brands(names: list[str], min_count: int = 2) -> dict[str, str | None]:
-    """Brand = a name's leading word when several products share it and it is not generic."""
+    """Brand = a name's leading word when several products share it and it is not generic.
+
+    A word that appears inside other names (not after "by") at least as often as it leads them
+    is a description, not a maker: "Stacking Chairs" next to "Hon Pagoda Stacking Chairs",
+    "File ..." next to "Fellowes Mobile File Cart". Taking those for brands made "stacking
+    chairs" a brand filter."""
+    import re
     from collections import Counter
 
     def lead(name: str) -> str:
@@ -216,6 +223,12 @@ def derive_brands(names: list[str], min_count: int = 2) -> dict[str, str | None]
         return words[0].strip(",") if words else ""
 
     counts = Counter(lead(n).lower() for n in names)
+    inner: Counter[str] = Counter()
+    for n in names:
+        words = re.findall(r"[\w&'.-]+", n.lower())
+        for i, w in enumerate(words[1:], 1):
+            if w in counts and words[i - 1] != "by":
+                inner[w] += 1
     out: dict[str, str | None] = {}
     for name in names:
         word = lead(name)
@@ -223,6 +236,7 @@ def derive_brands(names: list[str], min_count: int = 2) -> dict[str, str | None]
         ok = (
             counts[low] >= min_count
             and low not in _GENERIC_FIRST_WORDS
+            and inner[low] < counts[low]
             and (word[:1].isupper() or word[:1].isdigit())
         )
         out[name] = word if ok else None
