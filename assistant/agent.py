@@ -151,8 +151,10 @@ class Agent:
         if screened.attack and not screened.remainder:
             reply.intent, reply.refused = "refused", screened.attack
             reply.understood_by = "guard"
-            reason = "discount" if screened.attack == "price_manipulation" else "unsafe"
-            reply.commands = [Decline(reason=reason).model_dump()]
+            declined = Decline(
+                reason="discount" if screened.attack == "price_manipulation" else "unsafe"
+            )
+            reply.commands = [declined.model_dump()]
             ctx.say_template(_REFUSALS[screened.attack])
             return
         if screened.attack:  # "a chair under $200 and 90% off": decline the part, do the rest

@@ -56,7 +56,7 @@ class Screen:
         return f"{_NUMBER_WORDS.get(n, str(n))} {noun}".strip()
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
     w = word.lower().strip()
     if w.endswith("ies"):
         return w[:-3] + "y"
@@ -68,13 +68,13 @@ def _singular(word: str) -> str:
 def map_names(names: list[str], known: frozenset[str]) -> tuple[list[str], list[str]]:
     """(catalogue names, unknown words): case and plural forms fold onto the catalogue's."""
     exact = {k.lower(): k for k in sorted(known, reverse=True)}
-    index = {_singular(k): k for k in sorted(known, reverse=True)}  # deterministic on clashes
+    index = {singular(k): k for k in sorted(known, reverse=True)}  # deterministic on clashes
     found: list[str] = []
     unknown: list[str] = []
     for name in names:
         # The catalogue's exact spelling first ("Hon" and "HON" are two brands), then folded.
         hit = next((k for k in known if k == name.strip()), None)
-        hit = hit or exact.get(name.strip().lower()) or index.get(_singular(name))
+        hit = hit or exact.get(name.strip().lower()) or index.get(singular(name))
         if hit is None:
             unknown.append(name.strip())
         elif hit not in found:

@@ -11,7 +11,7 @@ from retrieval.home import build_home
 from retrieval.sources.base import Product
 from retrieval.store import VectorStoreUnavailable
 
-from ..commands.check import _singular
+from ..commands.check import singular
 from ..commands.schema import Refine, Search
 from ..conversation import ConversationState
 from ..guards import redact
@@ -63,16 +63,16 @@ def names_the_thing(query: str, name: str) -> bool:
     """True when a word of category `name` is a head noun in the query ("desk chair for long
     hours", "chairs under $200"), not a modifier inside a compound ("paper shredder")."""
     words = re.findall(r"[a-z]+", query.lower())
-    keys = {_singular(w) for w in re.findall(r"[a-z]+", name.lower())}
+    keys = {singular(w) for w in re.findall(r"[a-z]+", name.lower())}
     return not words or any(
-        _singular(w) in keys and (i + 1 == len(words) or words[i + 1] in _PHRASE_END)
+        singular(w) in keys and (i + 1 == len(words) or words[i + 1] in _PHRASE_END)
         for i, w in enumerate(words)
     )
 
 
 def _head(query: str) -> str:
     words = re.findall(r"[a-z]+", query.lower())
-    return _singular(words[-1]) if words else ""
+    return singular(words[-1]) if words else ""
 
 
 def split_categories(
