@@ -72,8 +72,8 @@ def generate_checked(
 
     def accept(sentence: str) -> bool:
         sentence = sentence.strip().strip("*").strip()
-        if len(sentence) < 3:
-            return True
+        if len(sentence.split()) < 3:
+            return True  # "Ibid.", "Sure!": nothing to show, nothing wrong
         if render is not None:
             sentence = render(sentence)
         tv = time.perf_counter()

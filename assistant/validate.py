@@ -28,8 +28,8 @@ PROMO = re.compile(
 )
 # Prompt scaffolding a small model sometimes echoes back ("SHOPPER: ...", "PRODUCTS:").
 SCAFFOLD = re.compile(
-    r"\b(SHOPPER|REQUEST|PRODUCTS|QUESTION|PASSAGES|FACTS|SYSTEM|USER|"
-    r"ASSISTANT|RULES?)\s*:|\[\d+\]|^\s*[-*\d]+[.)]\s",
+    r"\b(?i:shopper|customer|request|products?|question|passages|facts|system|user|message|"
+    r"assistant|rules?|why it fits)\s*:|\[\d+\]|^\s*[-*\d]+[.)]\s",
     re.M,
 )
 _STOP = frozenset(
@@ -66,6 +66,13 @@ _STOP = frozenset(
         "could",
         "should",
     ]
+)
+# A reply speaks to the shopper as "you". A small model narrates instead ("The shopper chose
+# ...", "the user prefers"), and then claims things about them no fact supports.
+NARRATION = re.compile(
+    r"\b(the|this|our) (shopper|user|customer|buyer)('s)?\b|\b(shopper|customer)s? (is|was|has|"
+    r"chose|wants?|prefers?|bought|needs?|likes?)\b|\bas an ai\b|\bi am an ai\b",
+    re.I,
 )
 ORDER_ID = re.compile(r"\b[A-Z]{2}-\d{4}-\d{5,7}\b")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -214,6 +221,8 @@ def check(text: str, facts: Facts) -> Verdict:
             break
     if SCAFFOLD.search(text):
         problems.append("echoes the prompt's structure")
+    if NARRATION.search(text):
+        problems.append("talks about the shopper instead of to them")
     if not text.strip():
         problems.append("empty reply")
     return Verdict(not problems, problems, cited)

@@ -91,9 +91,17 @@ class CatalogueIndex:
         """Boolean mask of products satisfying the hard constraints (vectorised)."""
         m = np.ones(len(self.products), dtype=bool)
         if c.min_price is not None:
-            m &= self.price >= c.min_price - 1e-9
+            m &= (
+                self.price > c.min_price + 1e-9
+                if c.min_exclusive
+                else self.price >= c.min_price - 1e-9
+            )
         if c.max_price is not None:
-            m &= self.price <= c.max_price + 1e-9
+            m &= (
+                self.price < c.max_price - 1e-9
+                if c.max_exclusive
+                else self.price <= c.max_price + 1e-9
+            )
         if c.categories:
             m &= self._in("category", c.categories)
         if c.sub_categories:

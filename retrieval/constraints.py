@@ -55,6 +55,10 @@ class Constraints:
     soft_categories: frozenset[str] = frozenset()  # category or sub-category names
     attributes: frozenset[str] = frozenset()  # lower-case words or short phrases
     sort: Sort | None = None  # applied to the final picks, after scoring
+    # "Cheaper than what is on screen" is a strict bound at a real price ("under $57.98"), so the
+    # reply never states a made-up figure such as $57.97.
+    max_exclusive: bool = False
+    min_exclusive: bool = False
 
     def names_categories(self) -> bool:
         return bool(self.categories or self.sub_categories or self.soft_categories)
@@ -66,9 +70,11 @@ class Constraints:
         """Chroma `where` filter; None when nothing constrains the search."""
         clauses: list[dict[str, Any]] = []
         if self.min_price is not None:
-            clauses.append({"price": {"$gte": self.min_price}})
+            op = "$gt" if self.min_exclusive else "$gte"
+            clauses.append({"price": {op: self.min_price}})
         if self.max_price is not None:
-            clauses.append({"price": {"$lte": self.max_price}})
+            op = "$lt" if self.max_exclusive else "$lte"
+            clauses.append({"price": {op: self.max_price}})
         for key, values in (
             ("category", self.categories),
             ("sub_category", self.sub_categories),
@@ -88,14 +94,19 @@ class Constraints:
         price = float(meta.get("price", 0.0))
         brand = meta.get("brand") or ""
         return (
-            (self.min_price is None or price >= self.min_price)
-            and (self.max_price is None or price <= self.max_price)
+            self.price_ok(price)
             and (not self.categories or meta.get("category") in self.categories)
             and (not self.sub_categories or meta.get("sub_category") in self.sub_categories)
             and (not self.brands or brand in self.brands)
             and brand not in self.exclude_brands
             and meta.get("id") not in self.exclude_ids
         )
+
+    def price_ok(self, price: float) -> bool:
+        lo, hi = self.min_price, self.max_price
+        return (
+            lo is None or (price > lo + 1e-9 if self.min_exclusive else price >= lo - 1e-9)
+        ) and (hi is None or (price < hi - 1e-9 if self.max_exclusive else price <= hi + 1e-9))
 
     def merged_with(self, newer: Constraints) -> Constraints:
         """Conversation refinement: what the newer turn sets wins, exclusions accumulate. A turn
@@ -107,6 +118,8 @@ class Constraints:
             text=newer.text or self.text,
             min_price=newer.min_price if newer.min_price is not None else self.min_price,
             max_price=newer.max_price if newer.max_price is not None else self.max_price,
+            min_exclusive=(newer if newer.min_price is not None else self).min_exclusive,
+            max_exclusive=(newer if newer.max_price is not None else self).max_exclusive,
             categories=newer.categories if topic else self.categories,
             sub_categories=newer.sub_categories if topic else self.sub_categories,
             brands=(newer.brands or self.brands) - newer.exclude_brands,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.constraints import Vocabulary
+from retrieval.constraints import ConstraintError, Vocabulary, parse
 
 from .schema import (
     AskAbout,
@@ -136,8 +136,49 @@ def _named(names: list[str], message: str) -> list[str]:
     return [n for n in names if n.lower() in low]
 
 
+_SORT_CUES: dict[str, re.Pattern[str]] = {
+    "price_asc": re.compile(
+        r"\b(cheap\w*|lowest|least expensive|low[- ]cost|budget|affordable|inexpensive)\b", re.I
+    ),
+    "price_desc": re.compile(
+        r"\b(expensive|priciest|premium|high[- ]end|luxur\w*|top of the line)\b", re.I
+    ),
+    "rating": re.compile(r"\b(rated|ratings?|reviews?|best|top|popular)\b", re.I),
+}
+
+
+_DIRECTION_CUES = {
+    "cheaper": re.compile(r"cheap|less expensive|lower price|budget|afford|less money", re.I),
+    "pricier": re.compile(r"expensive|pric(ier|ey)|higher[- ]end|premium|better quality", re.I),
+}
+_BRAND_CUE = re.compile(r"\bbrands?\b|\bmake\b|\bmaker\b", re.I)
+# "More like these", "something else": a refinement that changes no slot still means something.
+_MORE_CUE = re.compile(r"\b(more|other|else|different|another|instead|again|similar)\b", re.I)
+
+
+def _words(text: str) -> set[str]:
+    return {singular(w) for w in re.findall(r"[a-z0-9]{3,}", text.lower())}
+
+
+def _model_query(query: str, message: str, vocab: Vocabulary) -> str:
+    """The model's product words stand only when the shopper wrote them; an empty or invented
+    query ("" for "an office chair") becomes the parser's reading of the message."""
+    if query and _words(query) <= _words(message):
+        return query
+    try:
+        return parse(message, vocab).text[:200]
+    except ConstraintError:
+        return query
+
+
 def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Search | Refine:
-    cats, unknown_cats = map_names(list(cmd.categories), vocab.categories | vocab.sub_categories)
+    names = list(cmd.categories)
+    if message is not None:
+        # A department ("Office Supplies" for "an office chair") filters out the very thing
+        # asked for: it stands only when the shopper named it.
+        said = _words(message)
+        names = [n for n in names if n not in vocab.categories or _words(n) <= said]
+    cats, unknown_cats = map_names(names, vocab.categories | vocab.sub_categories)
     # A brand filter must be one the shopper named (the model copies brands from examples).
     said = message if message is not None else " ".join([*cmd.brands, *cmd.exclude_brands])
     brands, unknown_brands = map_names(_named(list(cmd.brands), said), vocab.brands)
@@ -150,8 +191,26 @@ def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Sear
         lo, hi = _said(lo, numbers), _said(hi, numbers)
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
+    update: dict = {}
+    if message is not None:
+        cue = _SORT_CUES.get(cmd.sort or "")
+        sort = cmd.sort if cue is not None and cue.search(message) else None
+        update["sort"] = sort
+        if isinstance(cmd, Search):
+            update["query"] = _model_query(cmd.query, message, vocab)
+        else:  # a refinement changes only what the shopper's words change
+            if cmd.query and not _words(cmd.query) <= _words(message):
+                update["query"] = None
+            direction = cmd.price_direction
+            if direction and not _DIRECTION_CUES[direction].search(message):
+                update["price_direction"] = None
+            if cmd.exclude_brand_of is not None and not _BRAND_CUE.search(message):
+                update["exclude_brand_of"] = None
+        said_words = _words(message)
+        attributes = [a for a in attributes if _words(a) <= said_words]
     return cmd.model_copy(
-        update={
+        update=update
+        | {
             "categories": cats,
             "brands": [b for b in brands if b not in excluded],
             "exclude_brands": excluded,
@@ -206,6 +265,31 @@ _FOLLOWS = {
 }
 
 
+def _changes_nothing(cmd: Refine) -> bool:
+    return not (
+        cmd.query
+        or cmd.min_price is not None
+        or cmd.max_price is not None
+        or cmd.price_direction
+        or cmd.categories
+        or cmd.brands
+        or cmd.exclude_brands
+        or cmd.exclude_brand_of is not None
+        or cmd.attributes
+        or cmd.sort
+    )
+
+
+_SERVICE = ("order_status", "return_request", "policy_question", "handoff")
+
+
+def _other_service_cue(kind: str, message: str) -> bool:
+    own = _CUES.get(kind)
+    if own is not None and own.search(message):
+        return False
+    return any(_CUES[k].search(message) for k in _SERVICE if k != kind)
+
+
 def check_commands(
     commands: list[Command], screen: Screen, vocab: Vocabulary, message: str | None = None
 ) -> tuple[list[Command], list[str]]:
@@ -225,7 +309,11 @@ def check_commands(
 
     for cmd in commands:
         cue = _CUES.get(cmd.type)
-        follow_up = _FOLLOWS.get(cmd.type) == screen.last_intent
+        # Continuing the last topic needs no cue, unless the message cues another service
+        # ("what's your return window?" after an order status is a policy question).
+        follow_up = _FOLLOWS.get(cmd.type) == screen.last_intent and not (
+            message is not None and _other_service_cue(cmd.type, message)
+        )
         if message is not None and cue is not None and not follow_up and not cue.search(message):
             notes.append(f"dropped {cmd.type}: the message does not ask for it")
             continue
@@ -238,7 +326,17 @@ def check_commands(
             if brand_of is not None and not _items_ok(screen, [brand_of]):
                 ask(_bad_reference(screen), f"refine points at item {brand_of}")
                 continue
-            out.append(_slots(cmd, vocab, message))
+            checked = _slots(cmd, vocab, message)
+            if (
+                message is not None
+                and isinstance(checked, Refine)
+                and _changes_nothing(checked)
+                and not _MORE_CUE.search(message)
+            ):
+                notes.append("dropped refine: the message changes nothing")
+                searched = False
+                continue
+            out.append(checked)
         elif isinstance(cmd, (AskAbout, Compare)):
             items = list(dict.fromkeys(cmd.items))
             if not items and isinstance(cmd, AskAbout):

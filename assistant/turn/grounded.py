@@ -157,7 +157,12 @@ class ItemRefs:
             n = int(m.group(1))
             return self.products[n - 1].name if 1 <= n <= len(self.products) else m.group(0)
 
-        return REF.sub(name, sentence)
+        out = REF.sub(name, sentence)
+        # "[1] High-Back Chair" renders the name twice; a repeated "the X" reads the same.
+        for p in self.products:
+            twice = re.compile(rf"({re.escape(p.name)})(?:\s*\(?\s*\1\)?)+", re.I)
+            out = twice.sub(lambda m: m.group(1), out)
+        return out
 
     def referenced(self, sentence: str) -> list[int]:
         """0-based rows of the items a rendered sentence names."""

@@ -134,14 +134,18 @@ def refine_constraints(
     shown = [catalogue.get(i) for i in state.shown if i in catalogue]
     lo = cmd.min_price if cmd.min_price is not None else cur.min_price
     hi = cmd.max_price if cmd.max_price is not None else cur.max_price
+    lo_strict = cur.min_exclusive and cmd.min_price is None
+    hi_strict = cur.max_exclusive and cmd.max_price is None
     if cmd.price_direction == "cheaper" and shown:
-        # Cheaper than the item in focus: the one asked about, else the top pick.
+        # Cheaper than the item in focus (the one asked about, else the top pick): strictly
+        # below its real price, so "under $57.98" names a price the catalogue holds.
         focus = shown[state.focus - 1] if state.focus and state.focus <= len(shown) else shown[0]
-        below = round(focus.price - 0.01, 2)
-        hi = below if hi is None else min(hi, below)
+        if hi is None or focus.price <= hi:
+            hi, hi_strict = focus.price, True
     elif cmd.price_direction == "pricier" and shown:
-        above = round(max(p.price for p in shown) + 0.01, 2)
-        lo = above if lo is None else max(lo, above)
+        top = max(p.price for p in shown)
+        if lo is None or top >= lo:
+            lo, lo_strict = top, True
     exclude = set(cur.exclude_brands) | set(cmd.exclude_brands)
     if cmd.exclude_brand_of is not None and shown:
         pointed = shown[min(cmd.exclude_brand_of, len(shown)) - 1]
@@ -158,6 +162,8 @@ def refine_constraints(
         text=query,
         min_price=lo,
         max_price=hi,
+        min_exclusive=lo_strict,
+        max_exclusive=hi_strict,
         categories=cats or (cur.categories if not subs else frozenset()),
         sub_categories=subs or (cur.sub_categories if not cats else frozenset()),
         brands=brands,
