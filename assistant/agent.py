@@ -24,7 +24,7 @@ from .commands.schema import Clarify, Command, Decline, Search
 from .commands.understand import TurnView, Understander, describe_screen, describe_search
 from .conversation import ConversationState, Reply, ToolCall
 from .guards import GuardError, redact, screen
-from .prompts import PromptLibrary
+from .prompts import PromptLibrary, system_prompt_runs
 from .router import IntentRouter
 from .tools import AgentTools
 from .turn import HANDLERS, TurnContext, TurnDeps
@@ -51,17 +51,6 @@ _INTENTS = {
 }
 
 
-def system_prompt_lines(library: PromptLibrary) -> tuple[str, ...]:
-    """Distinctive lines of our system prompts: quoting one in a reply leaks the prompt."""
-    return tuple(
-        line.strip()
-        for name, _ in library.names()
-        if name in ("recommend", "support", "policy")
-        for line in library.get(name).parts.get("system", "").splitlines()
-        if len(line.strip()) > 30 and "{{" not in line
-    )
-
-
 class Agent:
     def __init__(
         self,
@@ -74,7 +63,7 @@ class Agent:
         library = library or PromptLibrary()
         self.router = router or IntentRouter(stack.encoder, library)
         self.deps = TurnDeps(
-            stack, library, tools or AgentTools(stack), llm, system_prompt_lines(library)
+            stack, library, tools or AgentTools(stack), llm, system_prompt_runs(library)
         )
         self._understander: Understander | None = None
 

@@ -154,3 +154,18 @@ class PromptLibrary:
     ) -> str:
         """A code-decided reply template (fallbacks, refusals, support facts)."""
         return self.get(prompt_name, version).render(f"templates.{key}", **values)
+
+
+def system_prompt_runs(library: PromptLibrary | None = None) -> frozenset[str]:
+    """Every PROMPT_RUN-word run of every prompt's system part, template variables dropped: a
+    reply (or a role-played "who are you") that copies one leaks the prompt."""
+    from .validate import word_runs
+
+    library = library or PromptLibrary()
+    out: set[str] = set()
+    for name, version in library.names():
+        system = library.get(name, version).parts.get("system")
+        if system:
+            for line in re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", system).splitlines():
+                out |= word_runs(line)
+    return frozenset(out)

@@ -70,12 +70,22 @@ _STOP = frozenset(
 # A reply speaks to the shopper as "you". A small model narrates instead ("The shopper chose
 # ...", "the user prefers"), and then claims things about them no fact supports.
 NARRATION = re.compile(
-    r"\b(the|this|our) (shopper|user|customer|buyer)('s)?\b|\b(shopper|customer)s? (is|was|has|"
-    r"chose|wants?|prefers?|bought|needs?|likes?)\b|\bas an ai\b|\bi am an ai\b",
+    r"\b(the|this|our) (shopper|user)('s)?\b|\b(shopper|customer)s? (chose|wants?|prefers?|"
+    r"bought|likes?|is looking)\b|\b(an?|the) ([\w-]+ )?ai\b|\bi'?m an? ai\b",
     re.I,
 )
 ORDER_ID = re.compile(r"\b[A-Z]{2}-\d{4}-\d{5,7}\b")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+PROMPT_RUN = 6  # words: a run this long copied from a system prompt leaks the prompt
+
+
+def word_runs(text: str, n: int = PROMPT_RUN) -> set[str]:
+    """Every run of n words (lower case, punctuation dropped): "a friendly, concise shop
+    assistant at" and "A friendly concise shop assistant at" are the same run."""
+    w = re.findall(r"[a-z0-9']+", text.lower())
+    return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
 @dataclass
@@ -89,7 +99,7 @@ class Facts:
     order_ids: set[str] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
     percents: set[str] = field(default_factory=set)
-    forbidden_phrases: tuple[str, ...] = ()  # distinctive system-prompt lines
+    prompt_runs: frozenset[str] = frozenset()  # every PROMPT_RUN-word run of our system prompts
     allow_promo_words: bool = False
 
 
@@ -214,11 +224,8 @@ def check(text: str, facts: Facts) -> Verdict:
     for d in dates_in(text):
         if d not in facts.dates:
             problems.append(f"states a date {d} that the data does not hold")
-    low = text.lower()
-    for phrase in facts.forbidden_phrases:
-        if phrase and phrase.lower() in low:
-            problems.append("repeats the system prompt")
-            break
+    if facts.prompt_runs and word_runs(text) & facts.prompt_runs:
+        problems.append("repeats the system prompt")
     if SCAFFOLD.search(text):
         problems.append("echoes the prompt's structure")
     if NARRATION.search(text):

@@ -108,7 +108,8 @@ def ask(page: Page, message: str) -> str:
     expect(bots).to_have_count(n + 1)
     reply = bots.nth(n)
     expect(reply).not_to_have_text("…")
-    # Streaming is done when the send box is usable again and the text stops changing.
+    # A streaming reply ends with a typing mark; the finished one (text and cards) has none.
+    expect(reply.locator(".sa-typing")).to_have_count(0)
     last, stable = "", 0
     while stable < 3:
         time.sleep(0.2)

@@ -67,6 +67,7 @@ def test_golden_cases_pass_on_templates(stack):
 
 
 @pytest.mark.model
+@pytest.mark.full_model
 def test_golden_cases_on_the_configured_model(stack):
     from evals.regress.cli import model_label
 

@@ -317,6 +317,10 @@ def check_commands(
         if message is not None and cue is not None and not follow_up and not cue.search(message):
             notes.append(f"dropped {cmd.type}: the message does not ask for it")
             continue
+        if isinstance(cmd, Refine) and not screen.shown:
+            # Nothing on screen to refine: it is a new request, checked as one.
+            fields = cmd.model_dump(exclude={"type", "price_direction", "exclude_brand_of"})
+            cmd = Search(**(fields | {"query": cmd.query or ""}))
         if isinstance(cmd, (Search, Refine)):
             if searched:
                 notes.append(f"dropped a second {cmd.type}")

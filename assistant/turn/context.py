@@ -30,8 +30,8 @@ class TurnDeps:
     library: PromptLibrary
     tools: AgentTools
     llm: BaseChatModel | None = None
-    # Lines of our own system prompts: a reply that quotes one leaks the prompt.
-    forbidden_phrases: tuple[str, ...] = ()
+    # Word runs of our own system prompts: a reply that copies one leaks the prompt.
+    prompt_runs: frozenset[str] = frozenset()
 
     @property
     def settings(self) -> Settings:
@@ -87,7 +87,7 @@ class TurnContext:
             candidate_ids=candidate_ids,
             catalogue=self.deps.stack.catalogue,
             user_text=self.text,
-            forbidden_phrases=self.deps.forbidden_phrases,
+            prompt_runs=self.deps.prompt_runs,
             **kwargs,
         )
 

@@ -19,6 +19,9 @@ from .ui_render import BUSY_TEXT, esc, reply_html
 log = logging.getLogger(__name__)
 
 SORRY_TEXT = "Sorry, something went wrong. Please try again."
+# Shown after the text while the turn is still streaming (the model may still be writing); the
+# finished reply has none, which is also how the browser tests know a turn is complete.
+TYPING_HTML = ' <span class="sa-typing" title="still writing">…</span>'
 STILL_ANSWERING_TEXT = "I'm still answering your previous message: one moment, please."
 
 Chat = Iterator[tuple[str, list, str | None]]
@@ -68,7 +71,7 @@ def make_respond(shop: Shop) -> Callable[..., Chat]:
                     _bot(history, reply_html(piece))
                 else:
                     text += piece
-                    _bot(history, esc(text))
+                    _bot(history, esc(text) + TYPING_HTML)
                 yield "", history, session_id
         except Exception:
             log.exception("chat turn failed")

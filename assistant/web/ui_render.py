@@ -78,6 +78,8 @@ button.sa-why { background: transparent !important; border: none !important;
 .chat-card .cc-price { color: #047857; font-weight: 700; }
 .chat-card small { display: block; color: var(--body-text-color-subdued); margin-top: 3px; }
 .chat-card .cc-sku { font-size: .72rem; opacity: .8; }
+.sa-typing { opacity: .6; animation: sa-blink 1.2s ease-in-out infinite; }
+@keyframes sa-blink { 50% { opacity: .15; } }
 #cart-panel { border: 1px solid var(--border-color-primary); border-radius: 12px;
   padding: 10px 12px !important; background: var(--background-fill-secondary);
   gap: 6px !important; align-self: flex-start; }
