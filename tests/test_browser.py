@@ -98,18 +98,19 @@ def first_section_ids(page: Page) -> list[str]:
     )
 
 
-def ask(page: Page, message: str) -> str:
-    """Send a chat message and return the text of the finished bot reply."""
+def ask(page: Page, message: str, deadline_ms: float = 120_000) -> str:
+    """Send a chat message and return the text of the finished bot reply. `deadline_ms` is a
+    deadline for a busy machine, not a timing check: a reply usually takes seconds."""
     bots = page.locator('[data-testid="bot"]')
     n = bots.count()
     box = page.locator("#chat-input textarea")
     box.fill(message)
     box.press("Enter")
-    expect(bots).to_have_count(n + 1)
+    expect(bots).to_have_count(n + 1, timeout=deadline_ms)
     reply = bots.nth(n)
-    expect(reply).not_to_have_text("…")
+    expect(reply).not_to_have_text("…", timeout=deadline_ms)
     # A streaming reply ends with a typing mark; the finished one (text and cards) has none.
-    expect(reply.locator(".sa-typing")).to_have_count(0)
+    expect(reply.locator(".sa-typing")).to_have_count(0, timeout=deadline_ms)
     last, stable = "", 0
     while stable < 3:
         time.sleep(0.2)

@@ -36,6 +36,7 @@ def runtime(runtime_factory):
     rt.settings.llm_deadline_s = 30.0  # a busy CI core; the turn's budget is not under test here
     rt.agent.llm = build_chat_model(rt.settings)
     rt.agent.warm_up()
+    rt.llm_status = "ready"  # the page says the model writes, as it does
     return rt
 
 
@@ -50,7 +51,7 @@ def test_home_office_conversation(page, base_url, runtime):  # noqa: F811
 
     catalogue = runtime.stack.catalogue
     runtime.desk.cart.clear(CartOwner.of(CUSTOMER, None))
-    page.set_default_timeout(180_000)  # a real model on a busy 2-core machine
+    page.set_default_timeout(180_000)  # a real model on a busy 2-core machine: a deadline
     open_home(page, base_url)
     page.get_by_role("tab", name="Chat").click()
 
