@@ -176,8 +176,8 @@ def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Sear
     if message is not None:
         # A department ("Office Supplies" for "an office chair") filters out the very thing
         # asked for: it stands only when the shopper named it.
-        said = _words(message)
-        names = [n for n in names if n not in vocab.categories or _words(n) <= said]
+        named = _words(message)
+        names = [n for n in names if n not in vocab.categories or _words(n) <= named]
     cats, unknown_cats = map_names(names, vocab.categories | vocab.sub_categories)
     # A brand filter must be one the shopper named (the model copies brands from examples).
     said = message if message is not None else " ".join([*cmd.brands, *cmd.exclude_brands])
