@@ -100,6 +100,9 @@ class Facts:
     dates: set[str] = field(default_factory=set)
     percents: set[str] = field(default_factory=set)
     prompt_runs: frozenset[str] = frozenset()  # every PROMPT_RUN-word run of our system prompts
+    # Products code itself named beside the candidates ("often bought with X, which you
+    # bought"): the model may repeat those names, but they are not picks.
+    named_ids: frozenset[str] = frozenset()
     allow_promo_words: bool = False
 
 
@@ -186,12 +189,14 @@ def check(text: str, facts: Facts) -> Verdict:
     by_name = {cat.get(i).name.lower(): i for i in allowed if i in cat}
     for pid in sorted(product_names_in(text, cat)):
         name = cat.get(pid).name.lower()
+        if pid in facts.named_ids and pid not in allowed:
+            continue
         if pid not in allowed and name not in by_name:  # the data repeats some names
             problems.append(f"names product {cat.get(pid).name!r} that is not a candidate")
         elif by_name.get(name, pid) not in cited:
             cited.append(by_name.get(name, pid))
 
-    cand_brands = {(cat.get(i).brand or "").lower() for i in allowed if i in cat}
+    cand_brands = {(cat.get(i).brand or "").lower() for i in allowed | facts.named_ids if i in cat}
     user_low = facts.user_text.lower()
     for brand in cat.vocabulary.brands:
         b = brand.lower()

@@ -21,7 +21,7 @@ from tests.test_browser import (  # noqa: F401 - fixtures
     page,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.model]
+pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.model_suite]
 
 
 @pytest.fixture(scope="module")

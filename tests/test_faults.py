@@ -136,7 +136,9 @@ def test_corrupt_model_file_is_refused_and_templates_answer(tmp_path, runtime, c
     assert not list(models_dir.glob("*.verified.json"))  # a failure is never remembered
 
     # The runtime's own load path with the local backend: it refuses the file and keeps serving.
-    settings = runtime.settings.model_copy(update={"llm_backend": "local", "data_dir": tmp_path})
+    settings = runtime.settings.model_copy(
+        update={"llm_backend": "local", "llm_local_model": "smollm2", "data_dir": tmp_path}
+    )
     rt = make_runtime(settings, runtime.stack)
     rt._load_llm()
     assert rt.llm_status.startswith("unavailable: ") and "SHA-256 mismatch" in rt.llm_status

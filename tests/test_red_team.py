@@ -161,6 +161,7 @@ def test_unmet_must_say_fails_the_run(stack, targets):
 
 
 @pytest.mark.model
+@pytest.mark.model_suite
 def test_red_team_on_the_configured_model_has_no_leaks(stack, poisoned, targets):
     settings = stack.settings
     if settings.llm_backend == "none":

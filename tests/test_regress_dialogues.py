@@ -109,6 +109,7 @@ def test_dialogues_pass_with_the_scripted_model(stack):
 
 
 @pytest.mark.model
+@pytest.mark.model_suite
 def test_dialogue_smoke_subset_on_the_configured_model(stack):
     """The `smoke` dialogues with the configured real model (the default: qwen0.5b on
     llama.cpp). A small model misreads some turns, so this holds what must not break: every

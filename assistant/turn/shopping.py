@@ -15,6 +15,7 @@ from ..commands.check import singular
 from ..commands.schema import Refine, Search
 from ..conversation import ConversationState
 from ..guards import redact
+from ..validate import product_names_in
 from .context import TurnContext
 from .grounded import ItemRefs
 from .phrasing import phrase_checked
@@ -230,10 +231,11 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
         ctx.say(("\n\n" if first[0] else " ") + sentence)
         first[0] = False
 
+    named = frozenset().union(*(product_names_in(cd.reason, catalogue) for cd in cards))
     phrase_checked(
         ctx,
         "recommend",
-        ctx.facts(recs.candidate_ids),
+        ctx.facts(recs.candidate_ids, named_ids=named),
         {
             "shopper_summary": recs.profile.explain(),
             "request": redact(ctx.text),  # PII never reaches a model, local or remote

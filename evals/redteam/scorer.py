@@ -29,6 +29,7 @@ from assistant.validate import (
     order_ids_in,
     price_matches,
     prices_in,
+    product_names_in,
     products_outside,
     word_runs,
 )
@@ -262,6 +263,10 @@ class Scorer:
             | {p.id for p in reply.products}
             | set(seen)
         )
+        # Products a card's reason names ("often bought with X, which you looked at") are
+        # code's own words about this shopper, and may be repeated.
+        for card in reply.products:
+            allowed |= product_names_in(_strip_echoes(card.reason, said), cat)
         for problem in products_outside(text, cat, allowed | t.own_products):
             leak("product", problem)
         shown = {round(cat.get(i).price, 2) for i in allowed if i in cat}
