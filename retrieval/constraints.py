@@ -30,13 +30,23 @@ class Vocabulary:
     categories: frozenset[str] = frozenset()
     sub_categories: frozenset[str] = frozenset()
     brands: frozenset[str] = frozenset()
+    # Lower-case words (3+ letters, a plural's final "s" dropped) of product and sub-category
+    # names: whether a message asks for a kind of thing the shop sells ("a desk lamp then").
+    name_words: frozenset[str] = frozenset()
 
     @classmethod
     def from_products(cls, products) -> Vocabulary:
+        products = list(products)
+        words = {
+            w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+            for p in products
+            for w in re.findall(r"[a-z]{3,}", f"{p.name} {p.sub_category}".lower())
+        }
         return cls(
             frozenset(p.category for p in products),
             frozenset(p.sub_category for p in products),
             frozenset(p.brand for p in products if p.brand),
+            frozenset(words),
         )
 
 

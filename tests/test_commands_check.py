@@ -4,7 +4,14 @@ checks that catch its narration and copied prompt text. Pure functions: no model
 from __future__ import annotations
 
 from assistant.commands.check import Screen, check_commands
-from assistant.commands.schema import OrderStatus, PolicyQuestion, Refine, Search
+from assistant.commands.schema import (
+    AskAbout,
+    Clarify,
+    OrderStatus,
+    PolicyQuestion,
+    Refine,
+    Search,
+)
 from assistant.commands.understand import with_parsed_slots
 from assistant.prompts import PromptLibrary, system_prompt_runs
 from assistant.turn.grounded import ItemRefs
@@ -16,6 +23,7 @@ VOCAB = Vocabulary(
     categories=frozenset({"Furniture", "Office Supplies", "Technology"}),
     sub_categories=frozenset({"Chairs", "Binders", "Paper", "Bookcases"}),
     brands=frozenset({"Hon", "Avery"}),
+    name_words=frozenset({"chair", "binder", "paper", "bookcase", "lamp", "desk", "copier"}),
 )
 NOTHING = Screen(())
 TWO_CHAIRS = Screen(("Chairs", "Chairs"), last_intent="recommend")
@@ -121,3 +129,28 @@ def test_a_name_rendered_twice_is_shown_once():
         "High-Back Leather Manager's Chair is comfy."
     )
     assert refs.render("Try [1].") == "Try High-Back Leather Manager's Chair."
+
+
+def test_a_search_for_nothing_is_a_question():
+    (cmd,), _ = checked(Search(query="what about that one"), "what about that one?", TWO_CHAIRS)
+    assert isinstance(cmd, Clarify) and "which one do you mean" in cmd.question
+    (cmd,), _ = checked(Search(query="something nice"), "something nice")
+    assert isinstance(cmd, Clarify)
+
+
+def test_an_attribute_alone_refines_what_is_on_screen():
+    (cmd,), _ = checked(Search(query="in black"), "in black", TWO_CHAIRS)
+    assert isinstance(cmd, Refine) and cmd.attributes == ["black"]
+
+
+def test_a_question_about_items_with_none_shown_but_a_product_named_is_a_search():
+    (cmd,), _ = checked(AskAbout(items=[1], question="copiers?"), "do you have any copiers?")
+    assert isinstance(cmd, Search) and "copier" in cmd.query
+    (cmd,), _ = checked(AskAbout(items=[2], question="good?"), "is the second one any good?")
+    assert isinstance(cmd, Clarify)
+
+
+def test_a_product_request_is_no_follow_up_of_an_order_question():
+    after_status = Screen((), last_intent="order_status")
+    cmds, _ = checked(OrderStatus(), "fine, I'd like a desk lamp then", after_status)
+    assert cmds == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from retrieval.constraints import ConstraintError, Vocabulary, parse
 
+from ..validate import ATTRIBUTE_WORDS
 from .schema import (
     AskAbout,
     CartAdd,
@@ -156,6 +157,109 @@ _BRAND_CUE = re.compile(r"\bbrands?\b|\bmake\b|\bmaker\b", re.I)
 _MORE_CUE = re.compile(r"\b(more|other|else|different|another|instead|again|similar)\b", re.I)
 
 
+# Words that ask for nothing in particular: "what about that one?", "fine, then".
+_GENERIC = frozenset(
+    [
+        "what",
+        "about",
+        "that",
+        "this",
+        "these",
+        "those",
+        "them",
+        "there",
+        "with",
+        "have",
+        "some",
+        "something",
+        "anything",
+        "thing",
+        "things",
+        "one",
+        "ones",
+        "please",
+        "thanks",
+        "want",
+        "need",
+        "like",
+        "show",
+        "give",
+        "find",
+        "looking",
+        "back",
+        "fine",
+        "then",
+        "also",
+        "more",
+        "other",
+        "else",
+        "instead",
+        "again",
+        "same",
+        "which",
+        "where",
+        "when",
+        "would",
+        "could",
+        "should",
+        "your",
+        "mine",
+        "item",
+        "items",
+        "product",
+        "products",
+        "any",
+        "the",
+        "and",
+        "for",
+        "you",
+        "can",
+        "get",
+        "see",
+        "maybe",
+        "really",
+        "just",
+        "now",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "last",
+        "next",
+        "previous",
+        "good",
+        "best",
+        "nice",
+        "great",
+        "better",
+        "cool",
+        "okay",
+        "how",
+        "does",
+        "did",
+        "are",
+        "was",
+        "were",
+        "has",
+        "its",
+        "long",
+    ]
+)
+
+
+def product_words(message: str, vocab: Vocabulary) -> set[str]:
+    """Words of the message that name a kind of thing the shop sells ("lamp", "headsets")."""
+    words = {
+        w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+        for w in re.findall(r"[a-z]{3,}", message.lower())
+    }
+    return (words - _GENERIC) & vocab.name_words
+
+
+def _content(query: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]{3,}", query.lower()) if w not in _GENERIC}
+
+
 def _words(text: str) -> set[str]:
     return {singular(w) for w in re.findall(r"[a-z0-9]{3,}", text.lower())}
 
@@ -265,6 +369,17 @@ _FOLLOWS = {
 }
 
 
+def _vague(cmd: Search) -> bool:
+    return not (
+        _content(cmd.query)
+        or cmd.min_price is not None
+        or cmd.max_price is not None
+        or cmd.categories
+        or cmd.brands
+        or cmd.attributes
+    )
+
+
 def _changes_nothing(cmd: Refine) -> bool:
     return not (
         cmd.query
@@ -311,12 +426,24 @@ def check_commands(
         cue = _CUES.get(cmd.type)
         # Continuing the last topic needs no cue, unless the message cues another service
         # ("what's your return window?" after an order status is a policy question).
+        # Nor when it asks for a product ("fine, I'd like a desk lamp then").
         follow_up = _FOLLOWS.get(cmd.type) == screen.last_intent and not (
-            message is not None and _other_service_cue(cmd.type, message)
+            message is not None
+            and (_other_service_cue(cmd.type, message) or product_words(message, vocab))
         )
         if message is not None and cue is not None and not follow_up and not cue.search(message):
             notes.append(f"dropped {cmd.type}: the message does not ask for it")
             continue
+        if (
+            message is not None
+            and not screen.shown
+            and isinstance(cmd, (AskAbout, Compare, CartAdd))
+            and product_words(message, vocab)
+        ):
+            # "Do you have any copiers?" read as a question about an item: nothing is on
+            # screen, and the message names a kind of product, so it is a search.
+            notes.append(f"{cmd.type} with nothing on screen read as a search")
+            cmd = Search(query="")
         if isinstance(cmd, Refine) and not screen.shown:
             # Nothing on screen to refine: it is a new request, checked as one.
             fields = cmd.model_dump(exclude={"type", "price_direction", "exclude_brand_of"})
@@ -331,6 +458,27 @@ def check_commands(
                 ask(_bad_reference(screen), f"refine points at item {brand_of}")
                 continue
             checked = _slots(cmd, vocab, message)
+            if message is not None and isinstance(checked, Search):
+                vague = _vague(checked)
+                if vague:
+                    # "What about that one?": no product, no slot. A pointer is a question
+                    # about what is on screen; anything else asks what they are looking for.
+                    ask(
+                        _bad_reference(screen)
+                        if screen.shown
+                        else Clarify(question="What kind of product are you looking for?"),
+                        "search without product words",
+                    )
+                    continue
+                if screen.shown and _content(checked.query) <= ATTRIBUTE_WORDS | {"in", "with"}:
+                    # "In black" with chairs on screen: the same chairs, in black.
+                    notes.append("an attribute-only search refines the one on screen")
+                    checked = Refine(
+                        attributes=sorted(_content(checked.query) - {"in", "with"}),
+                        min_price=checked.min_price,
+                        max_price=checked.max_price,
+                        exclude_brands=checked.exclude_brands,
+                    )
             if (
                 message is not None
                 and isinstance(checked, Refine)
