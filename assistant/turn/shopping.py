@@ -95,7 +95,8 @@ def split_categories(
 
 def topic_key(c: Constraints) -> str:
     named = sorted(c.sub_categories) or sorted(c.categories)
-    return named[0].lower() if named else _head(c.text)
+    # "bookcases" read as a filter and "bookcase" read as words are one topic.
+    return singular(named[0]) if named else _head(c.text)
 
 
 def search_constraints(
