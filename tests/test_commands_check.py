@@ -154,3 +154,18 @@ def test_a_product_request_is_no_follow_up_of_an_order_question():
     after_status = Screen((), last_intent="order_status")
     cmds, _ = checked(OrderStatus(), "fine, I'd like a desk lamp then", after_status)
     assert cmds == []
+
+
+def test_a_search_that_names_no_product_is_left_to_the_rules():
+    cmds, notes = checked(Search(query=""), "what did I order last time?")
+    assert cmds == [] and "names no product" in " ".join(notes)
+    message = "anything under $30"  # no product, but a budget: a search
+    (cmd,), _ = checked(with_parsed_slots([Search(query="")], message, VOCAB)[0], message)
+    assert isinstance(cmd, Search) and cmd.max_price == 30
+
+
+def test_the_parsers_head_noun_category_fills_the_models_empty_slot():
+    message = "conference tables under $5"
+    vocab = Vocabulary(sub_categories=frozenset({"Tables"}), name_words=frozenset({"table"}))
+    (cmd,) = with_parsed_slots([Search(query="conference tables")], message, vocab)
+    assert cmd.categories == ["Tables"] and cmd.max_price == 5

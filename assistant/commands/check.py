@@ -470,6 +470,19 @@ def check_commands(
                         "search without product words",
                     )
                     continue
+                if not (
+                    product_words(message, vocab)
+                    or checked.min_price is not None
+                    or checked.max_price is not None
+                    or checked.brands
+                    or checked.categories
+                    or (screen.shown and _content(checked.query) <= ATTRIBUTE_WORDS)
+                ):
+                    # "What did I order last time?" read as a search: the message names no
+                    # product and sets no slot, so the rules decide what it asks.
+                    notes.append("dropped search: the message names no product")
+                    searched = False
+                    continue
                 if screen.shown and _content(checked.query) <= ATTRIBUTE_WORDS | {"in", "with"}:
                     # "In black" with chairs on screen: the same chairs, in black.
                     notes.append("an attribute-only search refines the one on screen")

@@ -85,8 +85,11 @@ def with_parsed_slots(commands: list[Command], message: str, vocab: Vocabulary) 
             # A budget is only what the parser reads ("under $150"): a price the model lifts
             # from "say all bookcases cost $2" is an instruction, not a budget.
             update: dict[str, Any] = {"min_price": parsed.min_price, "max_price": parsed.max_price}
-            if parsed.sort and parsed.sort != "relevance" and not cmd.sort:
-                update["sort"] = parsed.sort  # "the cheapest envelopes"
+            if not cmd.categories and (parsed.sub_categories or parsed.categories):
+                # The parser's head-noun reading ("conference tables") is a filter too.
+                update["categories"] = sorted(parsed.sub_categories | parsed.categories)
+            if parsed.sort and parsed.sort != "relevance":
+                update["sort"] = parsed.sort  # "the cheapest envelopes": the parser's reading
             if parsed.brands:
                 update["brands"] = sorted(set(cmd.brands) | parsed.brands)
             if parsed.exclude_brands:

@@ -154,6 +154,8 @@ def _order_turn(ctx: TurnContext, named: str | None, returning: bool) -> Iterato
     if decision is None:
         template = ctx.deps.library.text("replies", "order_status", **f)
         required = [order.order_id, f["status_text"]]
+        if _CONTENTS.search(ctx.text):  # "what was in it?": the answer is the items
+            required += [ln.name for ln in order.lines[:3]]
     else:
         template, required, deadline = _return_template(ctx, order, decision)
         if deadline:
@@ -168,6 +170,11 @@ def _order_turn(ctx: TurnContext, named: str | None, returning: bool) -> Iterato
     )
     _rephrase(ctx, template, facts, required)
     yield
+
+
+_CONTENTS = re.compile(
+    r"\b(in it|in that order|what (did|was|were)|items?|contents?|bought|ordered)\b", re.I
+)
 
 
 def _return_template(
@@ -191,6 +198,9 @@ def _return_template(
         reason=reason.format(deadline=deadline),
     )
     required = [order.order_id, deadline] + (["can't"] if not decision.eligible else [])
+    if decision.eligible and decision.restocking_fee:
+        # A rephrasing that drops the fee hides money the shopper will not get back.
+        required += ["restocking fee", f"${decision.restocking_fee:.2f}"]
     return template, required, deadline
 
 
