@@ -353,7 +353,7 @@ _CUES: dict[str, re.Pattern[str]] = {
     ),
     "smalltalk": re.compile(
         r"^\W*(hi|hello|hey|thanks|thank you|bye|goodbye|good (morning|afternoon|evening)|"
-        r"how are you|how's it going|how is your day|what can you do|who are you|cheers)\b",
+        r"how are you|how's it going|how('?s| is) your day|what can you do|who are you|cheers)\b",
         re.I,
     ),
 }

@@ -19,6 +19,7 @@ from .schema import (
     CartAdd,
     CartRemove,
     CartShow,
+    Clarify,
     Command,
     Compare,
     Handoff,
@@ -63,6 +64,17 @@ _REFINE_HINT = re.compile(
 )
 _WHICH_OF_THESE = re.compile(
     r"\b(which|what)( one)? of (these|them|those)\b|\bwhich (one|is|has|would)\b", re.I
+)
+
+
+VAGUE_QUESTION = (
+    "What kind of product are you looking for? I can also check an order or answer a question "
+    "about shipping and returns."
+)
+# Chat about the assistant or the day, which small talk answers.
+_CHAT = re.compile(
+    r"\b(how('?s| is| are) (you|your|it|things)|who are you|what can you|your day|nice to meet)\b",
+    re.I,
 )
 
 
@@ -162,7 +174,12 @@ def from_route(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[C
     order_id = route.order_ids[0] if route.order_ids else None
     items = _item_numbers(text, shown)
     if intent == "greeting":
-        return [SmallTalk(kind=smalltalk_kind(text) or "greeting")]  # type: ignore[arg-type]
+        kind = smalltalk_kind(text)
+        if kind is None and route.method != "rule" and not _CHAT.search(text):
+            # "Something nice", "that thing I mentioned": a guess from a loose match, not
+            # small talk. Ask, rather than answer with the greeting blurb.
+            return [Clarify(question=VAGUE_QUESTION)]
+        return [SmallTalk(kind=kind or "greeting")]  # type: ignore[arg-type]
     if intent == "handoff":
         return [Handoff(reason="requested")]
     if intent == "order_status":
