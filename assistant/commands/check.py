@@ -479,8 +479,12 @@ def check_commands(
                 continue
             checked = _slots(cmd, vocab, message)
             if message is not None and isinstance(checked, Search):
-                vague = _vague(checked)
-                if vague:
+                if _vague(checked) and _other_service_cue("search", message):
+                    # "What did I order last time?" read as a search: the rules decide.
+                    notes.append("dropped search: the message asks a service question")
+                    searched = False
+                    continue
+                if _vague(checked):
                     # "What about that one?": no product, no slot. A pointer is a question
                     # about what is on screen; anything else asks what they are looking for.
                     ask(
