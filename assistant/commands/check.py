@@ -389,7 +389,23 @@ _FOLLOWS = {
 }
 
 
-def _vague(cmd: Search) -> bool:
+def _parsed_search(message: str, vocab: Vocabulary) -> Search:
+    """The parser's reading of a message, as a search (prices, head-noun category, sort)."""
+    try:
+        c = parse(message, vocab)
+    except ConstraintError:
+        return Search(query="")
+    return Search(
+        query=c.text[:200],
+        min_price=c.min_price,
+        max_price=c.max_price,
+        categories=sorted(c.sub_categories | c.categories),
+        sort=c.sort if c.sort != "relevance" else None,
+    )
+
+
+def vague(cmd: Search) -> bool:
+    """No product words and no slot: a search for nothing in particular."""
     return not (
         _content(cmd.query)
         or cmd.min_price is not None
@@ -447,9 +463,14 @@ def check_commands(
         # Continuing the last topic needs no cue, unless the message cues another service
         # ("what's your return window?" after an order status is a policy question).
         # Nor when it asks for a product ("fine, I'd like a desk lamp then").
-        follow_up = _FOLLOWS.get(cmd.type) == screen.last_intent and not (
-            message is not None
-            and (_other_service_cue(cmd.type, message) or product_words(message, vocab))
+        follows = _FOLLOWS.get(cmd.type)
+        follow_up = (
+            follows is not None
+            and follows == screen.last_intent
+            and not (
+                message is not None
+                and (_other_service_cue(cmd.type, message) or product_words(message, vocab))
+            )
         )
         if message is not None and cue is not None and not follow_up and not cue.search(message):
             notes.append(f"dropped {cmd.type}: the message does not ask for it")
@@ -463,7 +484,7 @@ def check_commands(
             # "Do you have any copiers?" read as a question about an item: nothing is on
             # screen, and the message names a kind of product, so it is a search.
             notes.append(f"{cmd.type} with nothing on screen read as a search")
-            cmd = Search(query="")
+            cmd = _parsed_search(message, vocab)
         if isinstance(cmd, Refine) and not screen.shown:
             # Nothing on screen to refine: it is a new request, checked as one.
             fields = cmd.model_dump(exclude={"type", "price_direction", "exclude_brand_of"})
@@ -479,12 +500,12 @@ def check_commands(
                 continue
             checked = _slots(cmd, vocab, message)
             if message is not None and isinstance(checked, Search):
-                if _vague(checked) and _other_service_cue("search", message):
+                if vague(checked) and _other_service_cue("search", message):
                     # "What did I order last time?" read as a search: the rules decide.
                     notes.append("dropped search: the message asks a service question")
                     searched = False
                     continue
-                if _vague(checked):
+                if vague(checked):
                     # "What about that one?": no product, no slot. A pointer is a question
                     # about what is on screen; anything else asks what they are looking for.
                     ask(

@@ -14,6 +14,7 @@ from typing import Literal
 from retrieval.constraints import ConstraintError, Vocabulary, parse
 
 from ..router import Route, find_ordinals
+from .check import vague
 from .schema import (
     AskAbout,
     CartAdd,
@@ -196,7 +197,10 @@ def from_route(route: Route, text: str, shown: int, vocab: Vocabulary) -> list[C
         return [AskAbout(items=items[:1] or [1], question=text[:200])]
     slots = _search_slots(text, vocab)
     if intent != "refine":
-        return [Search(**slots)]
+        search = Search(**slots)
+        if vague(search) and not find_ordinals(text):
+            return [Clarify(question=VAGUE_QUESTION)]  # "something nice": ask, don't guess
+        return [search]
     low = text.lower()
     direction: Literal["cheaper", "pricier"] | None = (
         "cheaper" if _CHEAPER.search(low) else "pricier" if _PRICIER.search(low) else None
