@@ -170,13 +170,22 @@ class CartService:
                 .values(quantity=CartLineRow.quantity + quantity, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if not _rowcount(more):
-                have = s.scalar(select(CartLineRow.quantity).where(*line))
-                if have is not None:
+            have = None if _rowcount(more) else s.scalar(select(CartLineRow.quantity).where(*line))
+            if have is not None:
+                # Under read committed the line may have been inserted by a concurrent add
+                # after the first UPDATE's snapshot: a new statement sees it and adds to it.
+                again = s.execute(
+                    update(CartLineRow)
+                    .where(*line, CartLineRow.quantity + quantity <= MAX_QUANTITY)
+                    .values(quantity=CartLineRow.quantity + quantity, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if not _rowcount(again):
                     raise CartError(
                         "quantity_limit",
                         f"at most {MAX_QUANTITY} of one product: the cart has {have}",
                     )
+            elif not _rowcount(more):
                 lines = s.scalar(
                     select(func.count()).select_from(CartLineRow).where(CartLineRow.owner == key)
                 )
