@@ -23,6 +23,15 @@ class ConstraintError(ValueError):
     """The text holds a constraint we cannot read; the message says which and why."""
 
 
+def name_words(text: str) -> set[str]:
+    """Lower-case words of 3+ letters, a plural's final "s" dropped: how product names and a
+    shopper's message are compared (`Vocabulary.name_words`)."""
+    return {
+        w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+        for w in re.findall(r"[a-z]{3,}", text.lower())
+    }
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """What the catalogue can be filtered on: real category, sub-category and brand names."""
@@ -37,11 +46,7 @@ class Vocabulary:
     @classmethod
     def from_products(cls, products) -> Vocabulary:
         products = list(products)
-        words = {
-            w[:-1] if w.endswith("s") and not w.endswith("ss") else w
-            for p in products
-            for w in re.findall(r"[a-z]{3,}", f"{p.name} {p.sub_category}".lower())
-        }
+        words = {w for p in products for w in name_words(f"{p.name} {p.sub_category}")}
         return cls(
             frozenset(p.category for p in products),
             frozenset(p.sub_category for p in products),

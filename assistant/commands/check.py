@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.constraints import ConstraintError, Vocabulary, parse
+from retrieval.constraints import ConstraintError, Vocabulary, name_words, parse
 
 from ..validate import ATTRIBUTE_WORDS
 from .schema import (
@@ -176,11 +176,7 @@ _GENERIC = frozenset(
 
 def product_words(message: str, vocab: Vocabulary) -> set[str]:
     """Words of the message that name a kind of thing the shop sells ("lamp", "headsets")."""
-    words = {
-        w[:-1] if w.endswith("s") and not w.endswith("ss") else w
-        for w in re.findall(r"[a-z]{3,}", message.lower())
-    }
-    return (words - _GENERIC) & vocab.name_words
+    return (name_words(message) - _GENERIC) & vocab.name_words
 
 
 def _content(query: str) -> set[str]:
@@ -204,11 +200,11 @@ def _model_query(query: str, message: str, vocab: Vocabulary) -> str:
 
 def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Search | Refine:
     names = list(cmd.categories)
+    said_words = _words(message) if message is not None else set()
     if message is not None:
         # A department ("Office Supplies" for "an office chair") filters out the very thing
         # asked for: it stands only when the shopper named it.
-        named = _words(message)
-        names = [n for n in names if n not in vocab.categories or _words(n) <= named]
+        names = [n for n in names if n not in vocab.categories or _words(n) <= said_words]
     cats, unknown_cats = map_names(names, vocab.categories | vocab.sub_categories)
     # A brand filter must be one the shopper named (the model copies brands from examples).
     said = message if message is not None else " ".join([*cmd.brands, *cmd.exclude_brands])
@@ -230,14 +226,13 @@ def _slots(cmd: Search | Refine, vocab: Vocabulary, message: str | None) -> Sear
         if isinstance(cmd, Search):
             update["query"] = _model_query(cmd.query, message, vocab)
         else:  # a refinement changes only what the shopper's words change
-            if cmd.query and not _words(cmd.query) <= _words(message):
+            if cmd.query and not _words(cmd.query) <= said_words:
                 update["query"] = None
             direction = cmd.price_direction
             if direction and not _DIRECTION_CUES[direction].search(message):
                 update["price_direction"] = None
             if cmd.exclude_brand_of is not None and not _BRAND_CUE.search(message):
                 update["exclude_brand_of"] = None
-        said_words = _words(message)
         attributes = [a for a in attributes if _words(a) <= said_words]
     return cmd.model_copy(
         update=update
