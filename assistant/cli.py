@@ -268,6 +268,28 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("store")
+def cmd_store(args: argparse.Namespace, settings: Settings) -> int:
+    """Harness commands: restore the active store's pristine data, or export it (tau2 shape)."""
+    from retrieval.store_state import export_store, reset_store
+
+    stack = _stack(settings)
+    if args.action == "reset":
+        n = reset_store(settings, stack.db)
+        sys.stdout.write(f"restored {settings.catalogue}: {n} live orders\n")
+        return 0
+    if not args.json:
+        sys.stderr.write("error: `store export` needs --json FILE\n")
+        return 2
+    data = export_store(stack.db)
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shopassist", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -329,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("chat", help="interactive chat in the terminal")
     s.add_argument("--user", default="")
 
+    s = sub.add_parser("store", help="reset or export the active store's live data (harnesses)")
+    s.add_argument("action", choices=["reset", "export"])
+    s.add_argument(
+        "--json", default=None, metavar="FILE", help="export: where to write (- = stdout)"
+    )
+
     for extra in _extra_parsers():
         extra(sub)
     return p
@@ -353,6 +381,7 @@ def _extra_parsers() -> list[Callable[[argparse._SubParsersAction], None]]:
 EVAL_COMMANDS = {
     "regress": ("evals.regress.cli", "run the prompt regression suite (golden cases)"),
     "red-team": ("evals.redteam.cli", "run the red-team attacks and report leaks"),
+    "tau2": ("evals.tau2.cli", "replay the tau2-bench retail train tasks and compare end states"),
 }
 
 

@@ -82,6 +82,60 @@ class OrderLineRow(Base):
     sales: Mapped[float] = mapped_column(Float)
 
 
+class VariantRow(Base):
+    """A buyable version of a product: its own id, options, price and availability."""
+
+    __tablename__ = "variants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    price: Mapped[float] = mapped_column(Float)
+    available: Mapped[bool] = mapped_column(default=True)
+
+
+class AccountRow(Base):
+    """A customer account where the store has them: identification facts, default address and
+    the payment methods on file (gift card balances included)."""
+
+    __tablename__ = "accounts"
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(256), index=True)
+    first_name: Mapped[str] = mapped_column(String(128))
+    last_name: Mapped[str] = mapped_column(String(128))
+    address: Mapped[dict] = mapped_column(JSON)
+    payment_methods: Mapped[dict] = mapped_column(JSON)
+
+
+class OrderStateRow(Base):
+    """The live side of an order in a store that tracks it (see sources.base.OrderState)."""
+
+    __tablename__ = "order_states"
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    address: Mapped[dict] = mapped_column(JSON)
+    items: Mapped[list] = mapped_column(JSON)
+    fulfillments: Mapped[list] = mapped_column(JSON, default=list)
+    payment_history: Mapped[list] = mapped_column(JSON, default=list)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ActionLogRow(Base):
+    """The audit log of actions on orders and accounts. `key` is the confirmed proposal's id:
+    unique, so a repeated "yes" or a retried request runs an action once."""
+
+    __tablename__ = "action_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    args: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict] = mapped_column(JSON)
+
+
 class EventRow(Base):
     """One behaviour event. The id is the idempotency key: a retried write is a no-op."""
 
@@ -192,29 +246,62 @@ class Database:
         with self._sessions() as s, s.begin():
             yield s
 
-    def has_catalogue(self) -> bool:
+    def has_catalogue(self, source: str | None = None) -> bool:
+        """Whether products are loaded (from `source`, when given)."""
+        query = select(ProductRow.id).limit(1)
+        if source is not None:
+            query = query.where(ProductRow.source == source)
         with self.session() as s:
-            return s.scalar(select(ProductRow.id).limit(1)) is not None
+            return s.scalar(query) is not None
 
     def load_catalogue(self, data: CatalogueData) -> None:
         """Replace products, customers and orders with the source's records, in one transaction."""
         from sqlalchemy import delete
 
         with self.session() as s:
-            for table in (OrderLineRow, OrderRow, CustomerRow, ProductRow):
+            for table in (
+                OrderStateRow,
+                AccountRow,
+                VariantRow,
+                OrderLineRow,
+                OrderRow,
+                CustomerRow,
+                ProductRow,
+            ):
                 s.execute(delete(table))
             s.add_all(row_from(ProductRow, p, content_hash=p.content_hash()) for p in data.products)
             s.add_all(row_from(CustomerRow, c) for c in data.customers)
             s.flush()
             for o in data.orders:
                 s.add(row_from(OrderRow, o))
+            s.add_all(row_from(VariantRow, v) for v in data.variants_or_single())
             s.flush()
             s.add_all(
                 row_from(OrderLineRow, ln, order_id=o.id) for o in data.orders for ln in o.lines
             )
+            self._add_store_state(s, data)
         log.info(
             "loaded %d products, %d customers, %d orders",
             len(data.products),
             len(data.customers),
             len(data.orders),
         )
+
+    def reset_store_state(self, data: CatalogueData) -> None:
+        """Restore accounts, live orders and variant availability to the source's pristine
+        records, in one transaction (the audit log is kept)."""
+        from sqlalchemy import delete
+
+        with self.session() as s:
+            for table in (OrderStateRow, AccountRow):
+                s.execute(delete(table))
+            for v in data.variants_or_single():
+                row = s.get(VariantRow, v.id)
+                if row is not None:
+                    row.price, row.available, row.options = v.price, v.available, dict(v.options)
+            self._add_store_state(s, data)
+
+    @staticmethod
+    def _add_store_state(s: Session, data: CatalogueData) -> None:
+        s.add_all(row_from(AccountRow, a) for a in data.accounts)
+        s.add_all(row_from(OrderStateRow, o) for o in data.order_states)

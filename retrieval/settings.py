@@ -44,9 +44,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("data"), description="Everything the app writes lives here."
     )
-    catalogue: Literal["superstore", "electronics"] = "superstore"
+    catalogue: Literal["superstore", "electronics", "retail"] = "superstore"
     store_name: str | None = Field(
         default=None, description="The name shoppers see; defaults to the catalogue's own."
+    )
+    identification_in_chat: bool | None = Field(
+        default=None,
+        description="Let shoppers identify themselves in chat (email, or name + zip) to act on "
+        "their orders. Unset: the catalogue's own rule (the retail store allows it).",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to SQLite under data_dir."

@@ -65,7 +65,8 @@ class RetrievalStack:
         )
 
     def is_indexed(self) -> bool:
-        return self.db.has_catalogue() and self.store.count(PRODUCTS) > 0
+        # Another catalogue indexed in the same data dir is not this one: index again.
+        return self.db.has_catalogue(self.settings.catalogue) and self.store.count(PRODUCTS) > 0
 
     def pending(self) -> int:
         """Products an index run would (re-)embed now (e.g. a newly shipped enrichment)."""

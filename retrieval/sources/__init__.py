@@ -10,11 +10,17 @@ from .base import (
     OrderLine,
     Product,
     SourceMissingError,
+    Variant,
 )
 from .electronics import ElectronicsSource
+from .retail import RetailSource
 from .superstore import SuperstoreSource
 
-SOURCES: dict[str, type] = {"superstore": SuperstoreSource, "electronics": ElectronicsSource}
+SOURCES: dict[str, type] = {
+    "superstore": SuperstoreSource,
+    "electronics": ElectronicsSource,
+    "retail": RetailSource,
+}
 
 
 def get_source(name: str) -> CatalogueSource:
@@ -33,7 +39,9 @@ __all__ = [
     "Order",
     "OrderLine",
     "Product",
+    "RetailSource",
     "SourceMissingError",
     "SuperstoreSource",
+    "Variant",
     "get_source",
 ]

@@ -85,12 +85,63 @@ class Order:
     lines: tuple[OrderLine, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One buyable version of a product ("color blue, size M"). A product without options has
+    one variant whose id is the product's."""
+
+    id: str
+    product_id: str
+    price: float
+    options: dict[str, str] = field(default_factory=dict)
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a store with accounts knows about a customer: sign-in facts, the default address and
+    the payment methods on file (gift cards carry a `balance`), keyed by payment method id."""
+
+    user_id: str
+    email: str
+    first_name: str
+    last_name: str
+    address: dict[str, str]
+    payment_methods: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """The live side of an order in a store that tracks it: status, shipping address, one entry
+    per unit bought (`items`: product_id, item_id, name, price, options), fulfilments (tracking
+    ids) and the payment history. Actions change it; `extra` holds what they record
+    (cancel_reason, return_items, exchange_items, ...)."""
+
+    order_id: str
+    user_id: str
+    status: str
+    address: dict[str, str]
+    items: list[dict[str, Any]]
+    fulfillments: list[dict[str, Any]] = field(default_factory=list)
+    payment_history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class CatalogueData:
     source: str
     products: list[Product]
     customers: list[Customer] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    # Empty: one variant per product, at its price (`variants_or_single`).
+    variants: list[Variant] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
+    order_states: list[OrderState] = field(default_factory=list)
+
+    def variants_or_single(self) -> list[Variant]:
+        if self.variants:
+            return self.variants
+        return [Variant(p.id, p.id, p.price) for p in self.products]
 
 
 class CatalogueSource(Protocol):
@@ -98,6 +149,8 @@ class CatalogueSource(Protocol):
 
     name: str
     display_name: str  # what shoppers see, unless settings.store_name overrides it
+    # Shoppers may identify themselves in chat (email, or name + zip) to act on their orders.
+    identification_in_chat: bool
 
     def load(self, raw_dir: Path) -> CatalogueData: ...
 

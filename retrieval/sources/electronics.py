@@ -32,6 +32,7 @@ def parse_rating(text: str) -> float | None:
 class ElectronicsSource:
     name = "electronics"
     display_name = "Electronics Outlet"
+    identification_in_chat = False
 
     def load(self, raw_dir: Path) -> CatalogueData:
         rows = read_csv_rows(raw_dir / RELATIVE_CSV)

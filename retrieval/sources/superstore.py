@@ -32,6 +32,7 @@ def unit_price(sales: float, quantity: int, discount: float) -> float:
 class SuperstoreSource:
     name = "superstore"
     display_name = "Superstore"
+    identification_in_chat = False
 
     def load(self, raw_dir: Path) -> CatalogueData:
         rows = read_csv_rows(raw_dir / RELATIVE_CSV)
