@@ -20,7 +20,7 @@ from retrieval.events import utcnow
 from retrieval.stack import RetrievalStack
 
 from .commands.check import Screen
-from .commands.schema import Clarify, Command, Decline, Search
+from .commands.schema import Clarify, Command, Decline, OrderAction, Search
 from .commands.understand import TurnView, Understander, describe_screen, describe_search
 from .conversation import ConversationState, Reply, ToolCall
 from .guards import GuardError, redact, screen
@@ -28,6 +28,7 @@ from .prompts import PromptLibrary, system_prompt_runs
 from .router import IntentRouter
 from .tools import AgentTools
 from .turn import HANDLERS, TurnContext, TurnDeps
+from .turn.account import account_action, wants_account
 from .turn.service import handoff
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,13 @@ class Agent:
             reply.refused = screened.attack
             commands.append(Decline(reason="discount"))
         ctx.text = screened.remainder or screened.text
+        if wants_account(ctx):  # an account request under way, or a clear new one
+            action = OrderAction()
+            reply.understood_by, reply.commands = "rules", [action.model_dump(exclude_none=True)]
+            state.low_confidence = 0
+            yield from account_action(ctx, action)
+            state.last_intent = reply.intent
+            return
         route = self.router.route(ctx.text, has_shown_products=bool(state.shown))
         reply.route_confidence = round(route.confidence, 3)
         t = ctx.lap("routing", t)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from retrieval.constraints import Constraints
 from retrieval.recommend import Recommendation
@@ -25,6 +26,13 @@ class ConversationState:
     focus: int | None = None  # the item number last asked about ("is it adjustable?")
     last_intent: str | None = None
     ticket_id: int | None = None  # the hand-off ticket this conversation already opened
+    # Acting on orders (turn/account.py): the request under way and in-chat identification.
+    account: Any = None  # an AccountTask while a request is being put together or confirmed
+    identifying: bool = False  # we asked who they are
+    identity_hint: Any = None  # what they said so far (name without zip, ...)
+    id_failures: int = 0
+    identified_in_chat: bool = False
+    client: str | None = None  # the client's address, for the identification rate limit
 
 
 @dataclass

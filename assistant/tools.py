@@ -19,9 +19,10 @@ from retrieval.sources.base import Product
 from retrieval.stack import RetrievalStack
 
 from .conversation import Reply, ToolCall
+from .support.actions import Outcome, Proposal
 from .support import Cart, CartOwner, Citation, OrderView, ReturnDecision, SupportDesk
 
-_HIDDEN_ARGS = ("constraints",)  # too big to log; their text is logged as `query`
+_HIDDEN_ARGS = ("constraints", "proposal")  # too big to log; their text is logged as `query`
 
 
 class AgentTools:
@@ -40,6 +41,7 @@ class AgentTools:
             "cart_add": self.cart_add,
             "cart_remove": self.cart_remove,
             "cart_show": self.cart_show,
+            "execute_action": self.execute_action,
         }
 
     def names(self) -> list[str]:
@@ -96,6 +98,10 @@ class AgentTools:
     def handoff_to_human(self, user_id: str | None, reason: str, summary: str) -> int:
         """Open a ticket for a human colleague; returns its number."""
         return self.desk.create_ticket(user_id, reason, summary)
+
+    def execute_action(self, proposal: Proposal, session_id: str | None = None) -> Outcome:
+        """Run an action the shopper confirmed with an explicit yes (once; audited)."""
+        return self.desk.actions.execute(proposal, session_id)
 
     # The cart: its owner is the verified user, else this conversation's session. Raises
     # CartError (with a `code`) for an unknown product, a bad quantity or a missing line.

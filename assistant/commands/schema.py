@@ -90,6 +90,15 @@ class ReturnRequest(_Command):
     order_id: Annotated[str, Field(max_length=40)] | None = None
 
 
+class OrderAction(_Command):
+    """Act on an order or the account: cancel, change, return, exchange, a new address. Code
+    reads the details (items, versions, payment method) from the message against the order."""
+
+    type: Literal["order_action"] = "order_action"
+    action: Literal["cancel", "change", "return", "exchange", "address", "payment"] | None = None
+    order_id: Annotated[str, Field(max_length=40)] | None = None
+
+
 class PolicyQuestion(_Command):
     type: Literal["policy_question"] = "policy_question"
     question: Short = ""
@@ -127,6 +136,7 @@ Command = Annotated[
     | CartShow
     | OrderStatus
     | ReturnRequest
+    | OrderAction
     | PolicyQuestion
     | Handoff
     | SmallTalk
@@ -144,6 +154,7 @@ COMMAND_TYPES: tuple[str, ...] = (
     "cart_show",
     "order_status",
     "return_request",
+    "order_action",
     "policy_question",
     "handoff",
     "smalltalk",

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from retrieval.stack import RetrievalStack
 
+from .actions import ActionService
 from .cart import CartService
+from .identity import IdentityService
 from .knowledge import KnowledgeBase
 from .orders import OrderService, OrderView
 from .policy import DEFAULT_POLICY, ReturnPolicy
@@ -26,9 +28,28 @@ class SupportDesk:
     policy: ReturnPolicy = DEFAULT_POLICY
     # One per runtime: the web layer reaches it as `runtime.desk.cart`, the tools as `desk.cart`.
     cart: CartService = field(init=False, repr=False)
+    actions: ActionService = field(init=False, repr=False)
+    identity: IdentityService = field(init=False, repr=False)
+    _actions_enabled: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.cart = CartService(self.stack)
+        self.actions = ActionService(self.stack.db)
+        self.identity = IdentityService(self.stack.db)
+
+    def actions_enabled(self) -> bool:
+        """Whether this store's data allows acting on orders (it keeps live orders)."""
+        if self._actions_enabled is None:
+            self._actions_enabled = self.actions.enabled()
+        return self._actions_enabled
+
+    def identification_allowed(self) -> bool:
+        from retrieval.sources import get_source
+
+        settings = self.stack.settings
+        if settings.identification_in_chat is not None:
+            return settings.identification_in_chat
+        return bool(getattr(get_source(settings.catalogue), "identification_in_chat", False))
 
     @classmethod
     def from_stack(cls, stack: RetrievalStack) -> SupportDesk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .account import account_action
 from .cart import cart_add, cart_remove, cart_show
 from .context import TurnContext
 from .items import ask_about, compare
@@ -25,6 +26,7 @@ HANDLERS: dict[str, Handler] = {
     "cart_show": cart_show,
     "order_status": order_status,
     "return_request": return_request,
+    "order_action": account_action,
     "policy_question": policy,
     "handoff": handoff,
     "smalltalk": smalltalk,

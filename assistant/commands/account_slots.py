@@ -1,0 +1,328 @@
+"""Reading an account request's slots from the shopper's words, against their own data.
+
+Pure functions: the text, plus the order, the account or the product's variants it may refer to.
+They never decide whether an action is allowed (that is `support.actions`); they only find which
+order, items, versions, payment method, reason or address the shopper means, or None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..support.actions import ActionKind
+
+WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+ORDER_ID = re.compile(r"#?\s?\b(W\d{7})\b", re.I)
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+ZIP = re.compile(r"\b(\d{5})\b")
+_NAME = re.compile(
+    r"\b(?:i am|i'm|im|my name is|name's|this is|it's|it is|name is)\s+"
+    r"([A-Z][a-zA-Z'-]+)\s+([A-Z][a-zA-Z'-]+)"
+)
+_USER_ID = re.compile(r"\b([a-z]+)_([a-z]+)_\d{3,5}\b")
+
+_YES = re.compile(
+    r"^\s*(yes|yeah|yep|yup|y|sure|ok(ay)?|confirm(ed)?|correct|go ahead|do it|please do|"
+    r"that's (right|correct|fine)|sounds good|proceed)\b",
+    re.I,
+)
+_NO = re.compile(r"^\s*(no|nope|nah|don't|do not|cancel that|stop|never ?mind)\b", re.I)
+_AMEND = re.compile(r"\b(but|instead|actually|wait|change|rather)\b", re.I)
+
+_KINDS: list[tuple[ActionKind | str, re.Pattern[str]]] = [
+    (ActionKind.USER_ADDRESS, re.compile(r"\b(default|account|profile|user)('s)? address\b", re.I)),
+    (
+        ActionKind.MODIFY_ADDRESS,
+        re.compile(
+            r"\b(shipping|delivery|order('s)?) address\b|\baddress (on|of|for)\b.{0,30}\border|"
+            r"\b(ship|send|deliver) (it|them|the order|my order|\w+) to\b|"
+            r"\b(change|update|fix|correct|wrong)\b.{0,40}\baddress\b",
+            re.I,
+        ),
+    ),
+    (
+        ActionKind.MODIFY_PAYMENT,
+        re.compile(
+            r"\b(change|switch|update|modify)\b.{0,40}\b(payment method|payment|pay(ing)? with)\b|"
+            r"\bpay (for it|for the order|for that order)? ?(with|using) (a |my )?(different|other)\b",
+            re.I,
+        ),
+    ),
+    (ActionKind.CANCEL, re.compile(r"\bcancel", re.I)),
+    ("change_items", re.compile(r"\b(exchange|swap|replace|switch)\b", re.I)),
+    (
+        ActionKind.RETURN,
+        re.compile(r"\b(return|send (it|them|\w+) back|refund (for|on) (the|my))\b", re.I),
+    ),
+    (
+        "change_items",
+        re.compile(
+            r"\b(change|modify|update)\b.{0,60}\b(to|into|for) (a |an |the )?"
+            r"(\w+ )*(one|version|size|color|colou?r|model)\b|"
+            r"\b(change|modify)\b.{0,20}\b(items?|options?|size|colou?r)\b",
+            re.I,
+        ),
+    ),
+]
+CANCEL_REASON_WORDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "ordered by mistake",
+        re.compile(r"\b(mistake|mistaken|accident|accidentally|by error|didn't mean)\b", re.I),
+    ),
+    (
+        "no longer needed",
+        re.compile(
+            r"\b(no longer need|don'?t need|do not need|not needed|no longer want|"
+            r"don'?t want|do not want|no need|not need)",
+            re.I,
+        ),
+    ),
+]
+_ALL_ITEMS = re.compile(r"\b(everything|all (the |of the )?items|all of it|whole order|entire order|all of them)\b", re.I)
+_ORIGINAL = re.compile(
+    r"\b(original|same) (payment( method)?|card|method|way)|\bthe (one|card|method) i (paid|used)\b|"
+    r"\bwhatever i paid with\b",
+    re.I,
+)
+_GENERIC_NAME_WORDS = {"set", "kit", "the", "and"}
+
+
+def order_ids(text: str) -> list[str]:
+    return list(dict.fromkeys(f"#{m.upper()}" for m in ORDER_ID.findall(text)))
+
+
+def is_yes(text: str) -> bool:
+    return bool(_YES.search(text)) and not _NO.search(text)
+
+
+def is_no(text: str) -> bool:
+    return bool(_NO.search(text))
+
+
+def amends(text: str) -> bool:
+    """"yes, but ..." changes the request rather than confirming it."""
+    return bool(_AMEND.search(text))
+
+
+def action_kind(text: str) -> ActionKind | str | None:
+    """The action asked for: an ActionKind, "change_items" (a modification or an exchange,
+    decided by the order's status), or None."""
+    for kind, pattern in _KINDS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def cancel_reason(text: str) -> str | None:
+    for reason, pattern in CANCEL_REASON_WORDS:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class Identity:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    zip: str | None = None
+
+    def usable(self) -> bool:
+        return bool(self.email or (self.first_name and self.last_name and self.zip))
+
+
+def identity(text: str, known: Identity | None = None) -> Identity:
+    """Email, or first + last name and zip, in this message (added to what was said before)."""
+    known = known or Identity()
+    email = EMAIL.search(text)
+    name = _NAME.search(text)
+    uid = _USER_ID.search(text)
+    zip_ = ZIP.search(text)
+    first, last = known.first_name, known.last_name
+    if name:
+        first, last = name.group(1), name.group(2)
+    elif uid and not first:
+        first, last = uid.group(1).title(), uid.group(2).title()
+    return Identity(
+        email.group(0) if email else known.email,
+        first,
+        last,
+        zip_.group(1) if zip_ and not order_ids(zip_.group(0)) else known.zip,
+    )
+
+
+def words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower().replace("t-shirt", "tshirt")))
+
+
+def _name_words(name: str) -> set[str]:
+    return {w for w in words(name) if len(w) >= 3} - _GENERIC_NAME_WORDS
+
+
+def named_products(text: str, names: list[str]) -> list[str]:
+    """The product names (of `names`) the text mentions, by any distinctive word."""
+    have = words(text) | {w.rstrip("s") for w in words(text)}
+    return [n for n in names if _name_words(n) & have]
+
+
+def mention_positions(text: str, name: str) -> list[int]:
+    low = text.lower().replace("t-shirt", "tshirt")
+    out = []
+    for w in _name_words(name):
+        out += [m.start() for m in re.finditer(rf"\b{re.escape(w)}s?\b", low)]
+    return sorted(out)
+
+
+def pick_items(text: str, order: dict[str, Any]) -> list[str]:
+    """The order's item ids the text names: "everything", or by product name, told apart by
+    option values when the order holds the same product twice."""
+    items = order["items"]
+    if _ALL_ITEMS.search(text):
+        return [it["item_id"] for it in items]
+    names = named_products(text, sorted({it["name"] for it in items}))
+    chosen: list[str] = []
+    for name in names:
+        same = [it for it in items if it["name"] == name]
+        if len(same) > 1:
+            told = [it for it in same if _option_hits(text, it["options"]) > 0]
+            best = max((_option_hits(text, it["options"]) for it in told), default=0)
+            told = [it for it in told if _option_hits(text, it["options"]) == best]
+            same = told or same
+        chosen += [it["item_id"] for it in same]
+    return chosen
+
+
+def _norm(value: str) -> str:
+    return re.sub(r"[\s-]+", " ", value.lower()).strip()
+
+
+def _mentions(text: str, value: str) -> list[int]:
+    """Where an option value occurs ("1000ml" matches "1000 ml"; "full size" "full-size")."""
+    pattern = re.escape(_norm(value)).replace(r"\ ", r"[\s-]*")
+    pattern = re.sub(r"(\d)([a-z])", r"\1\\s*\2", pattern)
+    low = text.lower()
+    return [m.start() for m in re.finditer(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", low)]
+
+
+def _option_hits(text: str, options: dict[str, str]) -> int:
+    return sum(1 for v in options.values() if _mentions(text, v))
+
+
+def item_segments(text: str, names: list[str]) -> dict[str, str]:
+    """Each named product's part of the text: from its first mention to the next product's."""
+    starts = sorted(
+        (min(pos), n) for n in names if (pos := mention_positions(text, n))
+    )
+    out = {}
+    for i, (start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        out[name] = text[start:end]
+    return out
+
+
+@dataclass(frozen=True)
+class VersionChoice:
+    variant: dict[str, Any] | None
+    wanted: dict[str, str]  # the option values the shopper asked for
+    ambiguous: bool = False
+
+
+def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]) -> VersionChoice:
+    """The available version of the item's product that the text asks for: every option value
+    it names, and the old item's values for the options it does not name."""
+    old = item["options"]
+    wanted: dict[str, str] = {}
+    keys = {k for v in variants for k in v["options"]}
+    for key in keys:
+        values = {v["options"].get(key) for v in variants} - {None}
+        hits = [(pos, val) for val in values for pos in _mentions(text, str(val))]
+        # Longest value first at a position: "full size" over "full".
+        new = [(p, v) for p, v in hits if v != old.get(key)]
+        if new:
+            wanted[key] = max(new, key=lambda pv: (pv[0], len(pv[1])))[1]
+    if not wanted:
+        return VersionChoice(None, {})
+    fits = [
+        v
+        for v in variants
+        if v["available"]
+        and v["item_id"] != item["item_id"]
+        and all(v["options"].get(k) == val for k, val in wanted.items())
+    ]
+    if not fits:
+        return VersionChoice(None, wanted)
+    kept = [sum(v["options"].get(k) == old.get(k) for k in old) for v in fits]
+    best = max(kept)
+    top = [v for v, n in zip(fits, kept, strict=True) if n == best]
+    return VersionChoice(top[0], wanted, ambiguous=len(top) > 1)
+
+
+def payment_method(
+    text: str, methods: dict[str, dict[str, Any]], original: str | None = None
+) -> str | None:
+    """The payment method on file the text names: "original", "PayPal", "gift card", "the Visa
+    ending in 1234", "my credit card" (when there is one)."""
+    low = text.lower()
+    if original and _ORIGINAL.search(low):
+        return original
+    last_four = re.findall(r"\b(\d{4})\b", low)
+    for mid, m in methods.items():
+        if m.get("source") == "credit_card" and m.get("last_four") in last_four:
+            return mid
+    by_source = {
+        "paypal": re.compile(r"\bpay ?pal\b"),
+        "gift_card": re.compile(r"\bgift ?cards?\b"),
+        "credit_card": re.compile(
+            r"\b(credit card|card|visa|mastercard|master card|amex|american express|discover)\b"
+        ),
+    }
+    for source, pattern in by_source.items():
+        if not pattern.search(low):
+            continue
+        found = [mid for mid, m in methods.items() if m.get("source") == source]
+        if source == "credit_card":
+            brand = [
+                mid
+                for mid in found
+                if str(methods[mid].get("brand", "")).lower().replace(" ", "") in low.replace(" ", "")
+            ]
+            found = brand or found
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+_STREET = re.compile(r"^\d+\s+\w+")
+_UNIT = re.compile(r"^(apt|apartment|suite|ste|unit|#|floor|fl|room)\b", re.I)
+_STATE_ZIP = re.compile(r"^([A-Z]{2})\s+(\d{5})$")
+
+
+def address(text: str) -> dict[str, str] | None:
+    """A full postal address written out: "123 Main St, Apt 4, Austin, TX 78701, USA"."""
+    for m in re.finditer(r"\d+\s+[^,]+(?:,[^,]+){2,5}", text):
+        parts = [p.strip(" .!?") for p in m.group(0).split(",")]
+        if not _STREET.match(parts[0]):
+            continue
+        out = {"address1": parts[0], "address2": "", "city": "", "state": "", "zip": ""}
+        rest = parts[1:]
+        if rest and _UNIT.match(rest[0]):
+            out["address2"] = rest.pop(0)
+        if not rest:
+            continue
+        out["city"] = rest.pop(0)
+        for p in rest:
+            sz = _STATE_ZIP.match(p)
+            if sz:
+                out["state"], out["zip"] = sz.group(1), sz.group(2)
+            elif re.fullmatch(r"[A-Z]{2}", p):
+                out["state"] = p
+            elif re.fullmatch(r"\d{5}", p):
+                out["zip"] = p
+            elif p:
+                out["country"] = "USA" if p.upper() in ("US", "USA", "UNITED STATES") else p
+        if out["state"] and out["zip"]:
+            out.setdefault("country", "USA")
+            return out
+    return None

@@ -1,0 +1,603 @@
+"""Acting on orders and the account: identify the shopper, collect the request's slots, state
+what will happen, and run it only after an explicit "yes" in the next message.
+
+Code reads the slots from the shopper's words against their own orders (`account_slots`) and
+the policy decides (`support.actions`); every reply here is a template over those facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..commands import account_slots as slots
+from ..commands.schema import OrderAction
+from ..support.actions import (
+    ActionKind,
+    ActionRefused,
+    Proposal,
+    payment_label,
+)
+from ..support.identity import IdentificationLocked
+from ..support.orders import OrderNotFound
+from .context import TurnContext
+
+log = logging.getLogger(__name__)
+
+REFUSAL_TEXT = {
+    "wrong_status": "order {order_id} is {status}, and only {needs} orders can be {verb}",
+    "bad_reason": "an order can be cancelled only because it's no longer needed or was ordered "
+    "by mistake",
+    "payment_not_on_file": "that payment method isn't on file for your account",
+    "refund_method": "a refund can go only to the original payment method or a gift card on file",
+    "gift_card_balance": "the gift card's balance doesn't cover the amount",
+    "other_product": "an item can only be changed to another version of the same product",
+    "unavailable": "that version isn't available",
+    "same_item": "that's the version you already have",
+    "same_payment": "the order is already paid with that method",
+    "payment_changed": "the payment of this order was already changed",
+    "item_not_in_order": "that item isn't part of the order",
+    "changed": "the order changed since I described the action; please check it again",
+    "no_account": "this store keeps no account for you",
+    "incomplete_address": "the address is incomplete",
+}
+_VERBS = {
+    ActionKind.CANCEL: "cancelled",
+    ActionKind.MODIFY_ADDRESS: "changed",
+    ActionKind.MODIFY_PAYMENT: "changed",
+    ActionKind.MODIFY_ITEMS: "changed",
+    ActionKind.RETURN: "returned",
+    ActionKind.EXCHANGE: "exchanged",
+}
+_NEEDS_ITEMS = (ActionKind.RETURN, ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS, "change_items")
+
+
+@dataclass
+class AccountTask:
+    """The request being put together, and the proposal waiting for a "yes"."""
+
+    kind: ActionKind | str | None = None
+    order_id: str | None = None
+    item_ids: list[str] = field(default_factory=list)
+    new_item_ids: dict[int, str] = field(default_factory=dict)  # position in item_ids -> new
+    payment_method_id: str | None = None
+    reason: str | None = None
+    address: dict[str, str] | None = None
+    targets: list[str] = field(default_factory=list)  # more orders (or "account") to do next
+    pending: Proposal | None = None
+
+
+def wants_account(ctx: TurnContext) -> bool:
+    """Whether this message belongs to the account flow: one is under way, or it asks for an
+    action, names a store order, or identifies the shopper."""
+    st, text = ctx.state, ctx.text
+    if st.account is not None or st.identifying:
+        return True
+    kind = slots.action_kind(text)
+    direct = kind in (ActionKind.CANCEL, ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS)
+    asked = kind is not None and (direct or bool(_ORDERISH.search(text)))
+    if not ctx.deps.desk.actions_enabled():
+        # Returns keep their eligibility answer; the rest is explained as not possible here.
+        return asked and kind is not ActionKind.RETURN
+    return asked or bool(slots.order_ids(text) or slots.EMAIL.search(text))
+
+
+def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator[None]:
+    ctx.reply.intent = "order_action"
+    desk, st, text = ctx.deps.desk, ctx.state, ctx.text
+    if not desk.actions_enabled():
+        ctx.reply.refused = "not_supported"
+        _say(ctx, "not_supported", store=ctx.deps.store_name)
+        yield
+        return
+    task = st.account or AccountTask()
+    st.account = task
+    if cmd is not None and cmd.order_id and not slots.order_ids(text):
+        text = f"{text} #{cmd.order_id.lstrip('#')}"
+    if task.pending is not None:
+        if slots.is_no(text):
+            st.account = None
+            _say(ctx, "dropped")
+            yield
+            return
+        if slots.is_yes(text) and not slots.amends(text):
+            proposal, task.pending = task.pending, None
+            _execute(ctx, proposal)
+            more = _after_yes(text)
+            if more:
+                st.account = task = AccountTask()
+                text = more
+            elif task.targets:
+                _next_target(task)
+                _advance(ctx, task)
+                yield
+                return
+            else:
+                st.account = None
+                yield
+                return
+        else:
+            task.pending = None  # anything else amends the request: say it again
+    elif slots.is_yes(text) and not slots.action_kind(text) and len(text.split()) <= 6:
+        _say(ctx, "nothing_to_confirm")
+        yield
+        return
+    if not st.user_id and not _identify(ctx, text):
+        _read_request(ctx, task, text, None)
+        yield
+        return
+    account = desk.actions.account(st.user_id) if st.user_id else None
+    if account is None:
+        ctx.reply.refused = "no_account"
+        _say(ctx, "not_supported", store=ctx.deps.store_name)
+        st.account = None
+        yield
+        return
+    _read_request(ctx, task, text, account)
+    _advance(ctx, task, account)
+    yield
+
+
+_ORDERISH = slots.re.compile(
+    r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", slots.re.I
+)
+
+
+def _after_yes(text: str) -> str:
+    """What a confirming message asks for besides the "yes" ("yes, and also cancel #W1"): a new
+    request, which needs its own confirmation."""
+    rest = slots._YES.sub("", text, count=1).strip(" ,.;!-")
+    rest = slots.re.sub(r"^(and|also|then|plus)\b", "", rest, flags=slots.re.I).strip(" ,.")
+    return rest if slots.action_kind(rest) else ""
+
+
+# Identification -------------------------------------------------------------------------------
+def _identify(ctx: TurnContext, text: str) -> bool:
+    st, desk = ctx.state, ctx.deps.desk
+    if not desk.identification_allowed():
+        ctx.reply.refused = "auth_required"
+        _say(ctx, "sign_in_required")
+        return False
+    hint = slots.identity(text, st.identity_hint)
+    st.identity_hint = hint
+    if not hint.usable():
+        st.identifying = True
+        _say(ctx, "identify")
+        return False
+    try:
+        user_id = desk.identity.identify(
+            email=hint.email,
+            first_name=hint.first_name,
+            last_name=hint.last_name,
+            zip=hint.zip,
+            conversation_failures=st.id_failures,
+            client=st.client,
+        )
+    except IdentificationLocked:
+        ctx.reply.refused = "identification_locked"
+        _say(ctx, "identify_locked")
+        return False
+    if user_id is None:
+        st.id_failures += 1
+        st.identity_hint = None
+        ctx.reply.refused = "identification_failed"
+        _say(ctx, "identify_failed")
+        return False
+    st.user_id, st.identified_in_chat, st.identifying = user_id, True, False
+    account = desk.actions.account(user_id) or {}
+    _say(ctx, "identified", first_name=account.get("first_name", ""))
+    ctx.say(" ")
+    return True
+
+
+# Reading the request --------------------------------------------------------------------------
+def _read_request(
+    ctx: TurnContext, task: AccountTask, text: str, account: dict[str, Any] | None
+) -> None:
+    kind = slots.action_kind(text)
+    ids = slots.order_ids(text)
+    if kind and kind != task.kind:
+        if task.kind is not None:  # a new request: start over, keep the order if none is named
+            keep = task.order_id if not ids else None
+            task.__dict__.update(AccountTask(order_id=keep).__dict__)
+        task.kind = kind
+    if account is None:
+        if ids:
+            task.order_id = ids[0]
+        return
+    actions = ctx.deps.desk.actions
+    orders = actions.orders_of(account["user_id"])
+    by_id = {o["order_id"]: o for o in orders}
+    for oid in ids:
+        if oid not in by_id:
+            task.order_id = oid  # not theirs (or not real): refused when looked up
+            return
+    if task.kind in (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS) or (
+        kind is None and task.kind is None and slots.address(text)
+    ):
+        _address_targets(task, text, orders, account, ids)
+    elif ids:
+        if ids[0] != task.order_id:
+            task.item_ids, task.new_item_ids = [], {}
+        task.order_id = ids[0]
+        task.targets = [i for i in ids[1:] if i != task.order_id]
+    if task.order_id is None and task.kind is not None:
+        task.order_id = _infer_order(task, text, orders)
+    task.reason = slots.cancel_reason(text) or task.reason
+    order = by_id.get(task.order_id or "")
+    original = order["payment_history"][0]["payment_method_id"] if order else None
+    if order and order["payment_history"]:
+        pass
+    method = slots.payment_method(text, account["payment_methods"], original)
+    task.payment_method_id = method or task.payment_method_id
+    if order is not None and task.kind in _NEEDS_ITEMS:
+        _read_items(ctx, task, text, order)
+
+
+def _address_targets(
+    task: AccountTask,
+    text: str,
+    orders: list[dict[str, Any]],
+    account: dict[str, Any],
+    ids: list[str],
+) -> None:
+    low = text.lower()
+    new = slots.address(text)
+    if new is None and "default address" in low and task.kind is ActionKind.MODIFY_ADDRESS:
+        new = dict(account["address"])
+    if new is None:  # "the address on my order with the smartphone" / "same as order #W1"
+        names = sorted({it["name"] for o in orders for it in o["items"]})
+        named = slots.named_products(text, names)
+        source = [o for o in orders if o["order_id"] in ids[-1:]] if "same as" in low else []
+        source = source or [o for o in orders if named and {it["name"] for it in o["items"]} & set(named)]
+        if source and task.kind is not None and ("address" in low or "use that" in low):
+            new = dict(source[0]["address"])
+    task.address = new or task.address
+    targets: list[str] = []
+    pending = [o["order_id"] for o in orders if o["status"] == "pending"]
+    if task.kind is ActionKind.MODIFY_ADDRESS or "order" in low:
+        if slots.re.search(r"\ball (of )?my (pending )?orders\b|\bboth (of my )?orders\b", low):
+            targets = pending
+        elif ids:
+            targets = [i for i in ids if "same as" not in low or i != ids[-1]]
+    if slots.re.search(r"\b(default|account|profile)('s)? address\b|\bmy account\b", low) and (
+        task.kind is ActionKind.USER_ADDRESS or targets
+    ):
+        targets.append("account")
+    if targets:
+        first = targets[0]
+        task.targets = targets[1:]
+        _set_target(task, first)
+    elif task.kind is ActionKind.MODIFY_ADDRESS and task.order_id is None and len(pending) == 1:
+        task.order_id = pending[0]
+
+
+def _set_target(task: AccountTask, target: str) -> None:
+    if target == "account":
+        task.kind, task.order_id = ActionKind.USER_ADDRESS, None
+    else:
+        task.kind, task.order_id = ActionKind.MODIFY_ADDRESS, target
+
+
+def _next_target(task: AccountTask) -> None:
+    _set_target(task, task.targets.pop(0))
+
+
+_STATUSES = {
+    ActionKind.CANCEL: ("pending",),
+    ActionKind.MODIFY_ADDRESS: ("pending",),
+    ActionKind.MODIFY_PAYMENT: ("pending",),
+    ActionKind.MODIFY_ITEMS: ("pending",),
+    "change_items": ("pending", "delivered"),
+    ActionKind.RETURN: ("delivered",),
+    ActionKind.EXCHANGE: ("delivered",),
+}
+
+
+def _infer_order(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> str | None:
+    """The one order the request can mean: by the products named, then by status."""
+    names = sorted({it["name"] for o in orders for it in o["items"]})
+    named = set(slots.named_products(text, names))
+    fits = [o for o in orders if o["status"] in _STATUSES.get(task.kind, ())]  # type: ignore[arg-type]
+    if named:
+        with_named = [o for o in fits if named <= {it["name"] for it in o["items"]}]
+        with_any = [o for o in fits if named & {it["name"] for it in o["items"]}]
+        fits = with_named or with_any
+    if len(fits) == 1:
+        return str(fits[0]["order_id"])
+    if not named and slots.re.search(r"\b(latest|last|most recent|newest)\b", text, slots.re.I):
+        return None  # no dates to tell: ask
+    return None
+
+
+def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str, Any]) -> None:
+    picked = slots.pick_items(text, order)
+    if picked and picked != task.item_ids:
+        kept = {task.item_ids[i]: n for i, n in task.new_item_ids.items() if i < len(task.item_ids)}
+        task.item_ids = picked
+        task.new_item_ids = {i: kept[x] for i, x in enumerate(picked) if x in kept}
+    if task.kind not in (ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS, "change_items"):
+        return
+    items = {it["item_id"]: it for it in order["items"]}
+    names = sorted({items[i]["name"] for i in task.item_ids if i in items})
+    parts = slots.item_segments(text, names)
+    for pos, item_id in enumerate(task.item_ids):
+        item = items.get(item_id)
+        if item is None:
+            continue
+        part = parts.get(item["name"]) or (text if len(names) == 1 else "")
+        if not part:
+            continue
+        variants = ctx.deps.desk.actions.variants(item["product_id"])
+        choice = slots.pick_version(part, item, variants)
+        if choice.variant is not None:
+            task.new_item_ids[pos] = choice.variant["item_id"]
+
+
+# Moving the request on ------------------------------------------------------------------------
+def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None = None) -> None:
+    st = ctx.state
+    actions = ctx.deps.desk.actions
+    assert st.user_id is not None
+    account = account or actions.account(st.user_id) or {}
+    if task.kind is None:
+        if task.order_id:
+            _order_info(ctx, task.order_id)
+            ctx.state.account = None
+            return
+        _say(ctx, "what_to_do")
+        return
+    order = None
+    if task.kind is not ActionKind.USER_ADDRESS:
+        if task.order_id is None:
+            _ask_order(ctx, task)
+            return
+        try:
+            order = actions.order(st.user_id, task.order_id)
+        except OrderNotFound:
+            ctx.reply.refused = "order_not_found"
+            ctx.say(
+                ctx.deps.library.text("replies", "order_not_found", order_id=task.order_id)
+            )
+            task.order_id = None
+            return
+        if task.kind == "change_items":
+            task.kind = (
+                ActionKind.MODIFY_ITEMS if order["status"] == "pending" else ActionKind.EXCHANGE
+            )
+        needs = _STATUSES[task.kind]
+        if order["status"] not in needs:
+            _refuse(ctx, task, "wrong_status", order_id=task.order_id, status=order["status"])
+            return
+    kind = ActionKind(task.kind)
+    if kind in (ActionKind.RETURN, ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
+        assert order is not None
+        if not task.item_ids:
+            _say(ctx, "which_items", order_id=order["order_id"], items=_items_view(order["items"]))
+            return
+    if kind in (ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
+        assert order is not None
+        for pos, item_id in enumerate(task.item_ids):
+            if pos not in task.new_item_ids:
+                _ask_version(ctx, order, item_id)
+                return
+    if kind is ActionKind.CANCEL and task.reason is None:
+        _say(ctx, "which_reason", order_id=task.order_id)
+        return
+    if kind in (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS) and task.address is None:
+        _say(ctx, "which_address")
+        return
+    needs_payment = kind in (
+        ActionKind.RETURN,
+        ActionKind.EXCHANGE,
+        ActionKind.MODIFY_ITEMS,
+        ActionKind.MODIFY_PAYMENT,
+    )
+    if needs_payment and task.payment_method_id is None:
+        methods = account.get("payment_methods", {})
+        _say(
+            ctx,
+            "which_payment",
+            refund=kind is ActionKind.RETURN,
+            methods=[payment_label(m) for m in methods.values()],
+        )
+        return
+    try:
+        proposal = actions.propose(
+            kind,
+            st.user_id,
+            task.order_id,
+            item_ids=task.item_ids,
+            new_item_ids=[task.new_item_ids[i] for i in range(len(task.item_ids))]
+            if kind in (ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS)
+            else [],
+            payment_method_id=task.payment_method_id,
+            reason=task.reason,
+            address=task.address,
+        )
+    except OrderNotFound:
+        ctx.reply.refused = "order_not_found"
+        ctx.say(ctx.deps.library.text("replies", "order_not_found", order_id=task.order_id))
+        return
+    except ActionRefused as exc:
+        _refuse(ctx, task, exc.code, order_id=task.order_id, **exc.facts)
+        return
+    task.pending = proposal
+    _state_proposal(ctx, proposal, order)
+    ctx.say(" ")
+    _say(ctx, "ask_yes")
+
+
+def _refuse(ctx: TurnContext, task: AccountTask, code: str, **facts: Any) -> None:
+    ctx.reply.refused = code
+    kind = task.kind
+    verb = _VERBS.get(kind, "changed") if isinstance(kind, ActionKind) else "changed"
+    needs = facts.get("needs") or "/".join(_STATUSES.get(kind, ("pending",)))  # type: ignore[arg-type]
+    text = REFUSAL_TEXT.get(code, code.replace("_", " ")).format(
+        order_id=facts.get("order_id"), status=facts.get("status"), needs=needs, verb=verb
+    )
+    _say(ctx, "refused", reason=text)
+    # Keep what can be fixed in the next message; a status that forbids it ends the request.
+    if code in ("payment_not_on_file", "refund_method", "gift_card_balance", "same_payment"):
+        task.payment_method_id = None
+    elif code in ("unavailable", "same_item", "other_product"):
+        task.new_item_ids = {}
+    elif code in ("bad_reason",):
+        task.reason = None
+    elif code == "incomplete_address":
+        task.address = None
+    else:
+        ctx.state.account = None
+
+
+def _ask_order(ctx: TurnContext, task: AccountTask) -> None:
+    assert ctx.state.user_id is not None
+    orders = ctx.deps.desk.actions.orders_of(ctx.state.user_id)
+    fits = [o for o in orders if o["status"] in _STATUSES.get(task.kind, ())] or orders  # type: ignore[arg-type]
+    _say(
+        ctx,
+        "which_order",
+        orders=[
+            {
+                "id": o["order_id"],
+                "status": o["status"],
+                "items": ", ".join(it["name"] for it in o["items"]),
+            }
+            for o in fits[:8]
+        ],
+    )
+
+
+def _ask_version(ctx: TurnContext, order: dict[str, Any], item_id: str) -> None:
+    item = next(it for it in order["items"] if it["item_id"] == item_id)
+    variants = ctx.deps.desk.actions.variants(item["product_id"])
+    available = [
+        {"options": _options(v["options"]), "price": v["price"]}
+        for v in variants
+        if v["available"] and v["item_id"] != item_id
+    ]
+    _say(
+        ctx,
+        "which_version",
+        name=item["name"],
+        options=_options(item["options"]),
+        versions=available[:12],
+    )
+
+
+def _order_info(ctx: TurnContext, order_id: str) -> None:
+    assert ctx.state.user_id is not None
+    try:
+        order = ctx.deps.desk.actions.order(ctx.state.user_id, order_id)
+    except OrderNotFound:
+        ctx.reply.refused = "order_not_found"
+        ctx.say(ctx.deps.library.text("replies", "order_not_found", order_id=order_id))
+        return
+    account = ctx.deps.desk.actions.account(ctx.state.user_id) or {}
+    methods = account.get("payment_methods", {})
+    paid = [p for p in order["payment_history"] if p["transaction_type"] == "payment"]
+    tracking = [t for f in order["fulfillments"] for t in f.get("tracking_id", [])]
+    _say(
+        ctx,
+        "order_info",
+        order_id=order_id,
+        status=order["status"],
+        items=_items_view(order["items"]),
+        total=sum(it["price"] for it in order["items"]),
+        paid_with=", ".join(
+            payment_label(methods.get(p["payment_method_id"], {"id": p["payment_method_id"]}))
+            for p in paid[:1]
+        )
+        or "no payment on record",
+        tracking=", ".join(tracking),
+        address=_address_text(order["address"]),
+    )
+
+
+def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None) -> None:
+    kind = p.kind
+    if kind is ActionKind.CANCEL:
+        assert order is not None
+        account = ctx.deps.desk.actions.account(p.user_id) or {}
+        methods = account.get("payment_methods", {})
+        gift = all(methods.get(m, {}).get("source") == "gift_card" for m in p.refunds)
+        _say(
+            ctx,
+            "propose_cancel",
+            order_id=p.order_id,
+            items=", ".join(it["name"] for it in order["items"]),
+            reason=p.reason,
+            amount=p.amount,
+            refund_to=p.payment_label,
+            gift_card=gift,
+        )
+    elif kind in (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS):
+        _say(
+            ctx,
+            f"propose_{kind}",
+            order_id=p.order_id,
+            address=_address_text(p.address or {}),
+        )
+    elif kind is ActionKind.MODIFY_PAYMENT:
+        _say(ctx, "propose_modify_payment", order_id=p.order_id, amount=p.amount, payment=p.payment_label)
+    elif kind is ActionKind.RETURN:
+        _say(
+            ctx,
+            "propose_return",
+            order_id=p.order_id,
+            changes=[{"name": c.name, "old": _options(c.options), "price": c.price} for c in p.changes],
+            amount=p.amount,
+            payment=p.payment_label,
+        )
+    else:
+        _say(
+            ctx,
+            "propose_items",
+            kind=str(kind),
+            order_id=p.order_id,
+            changes=[
+                {
+                    "name": c.name,
+                    "old": _options(c.options),
+                    "price": c.price,
+                    "new": _options(c.new_options),
+                    "new_price": c.new_price,
+                }
+                for c in p.changes
+            ],
+            amount=p.amount,
+            payment=p.payment_label,
+        )
+
+
+def _execute(ctx: TurnContext, proposal: Proposal) -> None:
+    outcome = ctx.call("execute_action", proposal=proposal, session_id=ctx.state.session_id)
+    if outcome.repeated:
+        _say(ctx, "done_already")
+    else:
+        _say(
+            ctx,
+            f"done_{proposal.kind}",
+            order_id=proposal.order_id,
+            payment=proposal.payment_label,
+        )
+    ctx.say(" ")
+
+
+def _say(ctx: TurnContext, key: str, **values: Any) -> None:
+    ctx.say(ctx.deps.library.text("account", key, **values))
+
+
+def _options(options: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in options.items()) or "standard"
+
+
+def _items_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": it["name"], "options": _options(it["options"]), "price": it["price"]} for it in items]
+
+
+def _address_text(a: dict[str, str]) -> str:
+    parts = [a.get("address1"), a.get("address2"), a.get("city"), f"{a.get('state', '')} {a.get('zip', '')}".strip(), a.get("country")]
+    return ", ".join(p for p in parts if p)
