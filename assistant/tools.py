@@ -19,8 +19,8 @@ from retrieval.sources.base import Product
 from retrieval.stack import RetrievalStack
 
 from .conversation import Reply, ToolCall
-from .support.actions import Outcome, Proposal
 from .support import Cart, CartOwner, Citation, OrderView, ReturnDecision, SupportDesk
+from .support.actions import Outcome, Proposal
 
 _HIDDEN_ARGS = ("constraints", "proposal")  # too big to log; their text is logged as `query`
 

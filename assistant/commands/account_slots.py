@@ -18,10 +18,12 @@ ORDER_ID = re.compile(r"#?\s?\b(W\d{7})\b", re.I)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 ZIP = re.compile(r"\b(\d{5})\b")
 _NAME = re.compile(
-    r"\b(?:i am|i'm|im|my name is|name's|this is|it's|it is|name is)\s+"
+    r"\b(?i:i am|i'm|im|my name is|name's|this is|it's|it is|name is)\s+"
     r"([A-Z][a-zA-Z'-]+)\s+([A-Z][a-zA-Z'-]+)"
 )
 _USER_ID = re.compile(r"\b([a-z]+)_([a-z]+)_\d{3,5}\b")
+_PAIR = re.compile(r"\b([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)\b")
+_NOT_NAMES = {"Hi", "Hello", "Hey", "I", "My", "The", "Thanks", "Please", "Dear", "Good", "Yes"}
 
 _YES = re.compile(
     r"^\s*(yes|yeah|yep|yup|y|sure|ok(ay)?|confirm(ed)?|correct|go ahead|do it|please do|"
@@ -80,13 +82,19 @@ CANCEL_REASON_WORDS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
-_ALL_ITEMS = re.compile(r"\b(everything|all (the |of the )?items|all of it|whole order|entire order|all of them)\b", re.I)
+_ALL_ITEMS = re.compile(
+    r"\b(everything|all (the |of the )?items|all of it|whole order|entire order|all of them)\b",
+    re.I,
+)
 _ORIGINAL = re.compile(
     r"\b(original|same) (payment( method)?|card|method|way)|\bthe (one|card|method) i (paid|used)\b|"
     r"\bwhatever i paid with\b",
     re.I,
 )
 _GENERIC_NAME_WORDS = {"set", "kit", "the", "and"}
+MANY_ORDERS = re.compile(
+    r"\b(all|both|each) (of )?(my |the )?(\w+ )?orders\b|\bboth of them\b|\beach order\b", re.I
+)
 
 
 def order_ids(text: str) -> list[str]:
@@ -102,17 +110,29 @@ def is_no(text: str) -> bool:
 
 
 def amends(text: str) -> bool:
-    """"yes, but ..." changes the request rather than confirming it."""
+    """ "yes, but ..." changes the request rather than confirming it."""
     return bool(_AMEND.search(text))
+
+
+_LAST_WINS = (ActionKind.CANCEL, ActionKind.RETURN, "change_items")
+_CHANGE = re.compile(r"\b(change|modify)\b", re.I)
 
 
 def action_kind(text: str) -> ActionKind | str | None:
     """The action asked for: an ActionKind, "change_items" (a modification or an exchange,
-    decided by the order's status), or None."""
+    decided by the order's status), or None. Of cancel / return / exchange, the last one said
+    wins ("I won't exchange it; I'd like to return it")."""
+    found: list[tuple[int, ActionKind | str]] = []
     for kind, pattern in _KINDS:
-        if pattern.search(text):
+        starts = [m.start() for m in pattern.finditer(text)]
+        if not starts:
+            continue
+        if kind not in _LAST_WINS:
             return kind
-    return None
+        found.append((starts[-1], kind))
+    if found:
+        return max(found, key=lambda pk: pk[0])[1]
+    return "change_items" if _CHANGE.search(text) else None
 
 
 def cancel_reason(text: str) -> str | None:
@@ -125,6 +145,7 @@ def cancel_reason(text: str) -> str | None:
 @dataclass(frozen=True)
 class Identity:
     email: str | None = None
+    other_emails: tuple[str, ...] = ()  # "... or maybe ...": tried too, as one attempt
     first_name: str | None = None
     last_name: str | None = None
     zip: str | None = None
@@ -136,17 +157,23 @@ class Identity:
 def identity(text: str, known: Identity | None = None) -> Identity:
     """Email, or first + last name and zip, in this message (added to what was said before)."""
     known = known or Identity()
-    email = EMAIL.search(text)
+    emails = EMAIL.findall(text)
     name = _NAME.search(text)
     uid = _USER_ID.search(text)
     zip_ = ZIP.search(text)
     first, last = known.first_name, known.last_name
+    pair = next(
+        (m for m in _PAIR.finditer(text) if not {m.group(1), m.group(2)} & _NOT_NAMES), None
+    )
     if name:
         first, last = name.group(1), name.group(2)
     elif uid and not first:
         first, last = uid.group(1).title(), uid.group(2).title()
+    elif pair and zip_ and not first:
+        first, last = pair.group(1), pair.group(2)
     return Identity(
-        email.group(0) if email else known.email,
+        emails[0] if emails else known.email,
+        tuple(emails[1:3]),
         first,
         last,
         zip_.group(1) if zip_ and not order_ids(zip_.group(0)) else known.zip,
@@ -162,15 +189,28 @@ def _name_words(name: str) -> set[str]:
 
 
 def named_products(text: str, names: list[str]) -> list[str]:
-    """The product names (of `names`) the text mentions, by any distinctive word."""
-    have = words(text) | {w.rstrip("s") for w in words(text)}
-    return [n for n in names if _name_words(n) & have]
+    """The product names (of `names`) the text mentions: by the name's last word (its head,
+    "keyboard" for "Mechanical Keyboard"), or all its words; among names sharing a head, those
+    with the most words said ("action camera" over "digital camera")."""
+    have = words(text)
+    have |= {w.rstrip("s") for w in have} | {w + "s" for w in have}
+    have |= {"tshirt"} if "shirt" in have or "shirts" in have else set()
+    hits: dict[str, int] = {}
+    for n in names:
+        ws = [w for w in WORD.findall(n.lower().replace("t-shirt", "tshirt"))]
+        if ws and (ws[-1] in have or all(w in have for w in ws)):
+            hits[n] = sum(w in have for w in ws)
+    best: dict[str, int] = {}
+    for n, h in hits.items():
+        head = WORD.findall(n.lower())[-1]
+        best[head] = max(best.get(head, 0), h)
+    return [n for n, h in hits.items() if h == best[WORD.findall(n.lower())[-1]]]
 
 
 def mention_positions(text: str, name: str) -> list[int]:
     low = text.lower().replace("t-shirt", "tshirt")
     out = []
-    for w in _name_words(name):
+    for w in WORD.findall(name.lower().replace("t-shirt", "tshirt"))[-1:]:
         out += [m.start() for m in re.finditer(rf"\b{re.escape(w)}s?\b", low)]
     return sorted(out)
 
@@ -212,9 +252,7 @@ def _option_hits(text: str, options: dict[str, str]) -> int:
 
 def item_segments(text: str, names: list[str]) -> dict[str, str]:
     """Each named product's part of the text: from its first mention to the next product's."""
-    starts = sorted(
-        (min(pos), n) for n in names if (pos := mention_positions(text, n))
-    )
+    starts = sorted((min(pos), n) for n in names if (pos := mention_positions(text, n)))
     out = {}
     for i, (start, name) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
@@ -236,8 +274,10 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
     wanted: dict[str, str] = {}
     keys = {k for v in variants for k in v["options"]}
     for key in keys:
-        values = {v["options"].get(key) for v in variants} - {None}
-        hits = [(pos, val) for val in values for pos in _mentions(text, str(val))]
+        values = {str(v["options"].get(key)) for v in variants} - {"None"}
+        hits = [(pos, val) for val in values for pos in _mentions(text, val)]
+        if not [v for _, v in hits if v != old.get(key)]:
+            hits += _loose_hits(text, key, values)
         # Longest value first at a position: "full size" over "full".
         new = [(p, v) for p, v in hits if v != old.get(key)]
         if new:
@@ -257,6 +297,24 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
     best = max(kept)
     top = [v for v, n in zip(fits, kept, strict=True) if n == best]
     return VersionChoice(top[0], wanted, ambiguous=len(top) > 1)
+
+
+def _loose_hits(text: str, key: str, values: set[str]) -> list[tuple[int, str]]:
+    """ "no backlight" for the value "none"; "Google Home" for "Google Assistant" (a word of
+    the value that no other value of the option has)."""
+    low = text.lower()
+    out = []
+    neg = re.search(rf"\b(no|without)\s+{re.escape(key.split()[-1].lower())}", low)
+    if neg and "none" in values:
+        out.append((neg.start(), "none"))
+    for val in values:
+        own = set(WORD.findall(val.lower())) - {
+            w for other in values if other != val for w in WORD.findall(other.lower())
+        }
+        for w in own:
+            if len(w) >= 4 and not w.isdigit():
+                out += [(m.start(), val) for m in re.finditer(rf"\b{re.escape(w)}\b", low)]
+    return out
 
 
 def payment_method(
@@ -286,7 +344,8 @@ def payment_method(
             brand = [
                 mid
                 for mid in found
-                if str(methods[mid].get("brand", "")).lower().replace(" ", "") in low.replace(" ", "")
+                if str(methods[mid].get("brand", "")).lower().replace(" ", "")
+                in low.replace(" ", "")
             ]
             found = brand or found
         if len(found) == 1:

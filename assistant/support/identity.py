@@ -48,6 +48,7 @@ class IdentityService:
         self,
         *,
         email: str | None = None,
+        other_emails: tuple[str, ...] = (),
         first_name: str | None = None,
         last_name: str | None = None,
         zip: str | None = None,
@@ -60,12 +61,14 @@ class IdentityService:
             raise IdentificationLocked("too many identification attempts")
         user_id = None
         with self.db.session() as s:
-            if email:
+            for address in [e for e in (email, *other_emails) if e][:3]:
                 user_id = s.scalar(
                     select(AccountRow.user_id).where(
-                        func.lower(AccountRow.email) == email.strip().lower()
+                        func.lower(AccountRow.email) == address.strip().lower()
                     )
                 )
+                if user_id:
+                    break
             if user_id is None and first_name and last_name and zip:
                 for row in s.scalars(
                     select(AccountRow).where(func.lower(AccountRow.last_name) == last_name.lower())

@@ -66,6 +66,8 @@ class AccountTask:
     reason: str | None = None
     address: dict[str, str] | None = None
     targets: list[str] = field(default_factory=list)  # more orders (or "account") to do next
+    every_item: bool = False  # "all items" of each order in `targets`
+    original_payment: bool = False  # "to the original payment method(s)", per order
     pending: Proposal | None = None
 
 
@@ -81,7 +83,15 @@ def wants_account(ctx: TurnContext) -> bool:
     if not ctx.deps.desk.actions_enabled():
         # Returns keep their eligibility answer; the rest is explained as not possible here.
         return asked and kind is not ActionKind.RETURN
-    return asked or bool(slots.order_ids(text) or slots.EMAIL.search(text))
+    if st.last_intent == "order_action" and (kind is not None or slots.is_yes(text)):
+        return True
+    if kind is not None and st.identified_in_chat:
+        return True
+    return (
+        asked
+        or bool(slots.order_ids(text) or slots.EMAIL.search(text))
+        or (not st.user_id and slots.identity(text).usable())
+    )
 
 
 def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator[None]:
@@ -169,6 +179,7 @@ def _identify(ctx: TurnContext, text: str) -> bool:
     try:
         user_id = desk.identity.identify(
             email=hint.email,
+            other_emails=hint.other_emails,
             first_name=hint.first_name,
             last_name=hint.last_name,
             zip=hint.zip,
@@ -223,15 +234,28 @@ def _read_request(
             task.item_ids, task.new_item_ids = [], {}
         task.order_id = ids[0]
         task.targets = [i for i in ids[1:] if i != task.order_id]
+    elif task.kind is not None and slots.MANY_ORDERS.search(text):
+        fits = [o["order_id"] for o in orders if o["status"] in _STATUSES.get(task.kind, ())]
+        if fits:
+            task.order_id, task.targets = fits[0], fits[1:]
+            task.every_item = task.every_item or task.kind in (ActionKind.RETURN,)
     if task.order_id is None and task.kind is not None:
-        task.order_id = _infer_order(task, text, orders)
+        task.order_id = _infer_order(task, text, orders, ctx.state.last_order_id)
     task.reason = slots.cancel_reason(text) or task.reason
     order = by_id.get(task.order_id or "")
     original = order["payment_history"][0]["payment_method_id"] if order else None
     if order and order["payment_history"]:
         pass
     method = slots.payment_method(text, account["payment_methods"], original)
+    if method and method == original and slots._ORIGINAL.search(text):
+        task.original_payment = True
+    elif method:
+        task.original_payment = False
     task.payment_method_id = method or task.payment_method_id
+    if task.original_payment and original:
+        task.payment_method_id = original
+    if slots._ALL_ITEMS.search(text):
+        task.every_item = True
     if order is not None and task.kind in _NEEDS_ITEMS:
         _read_items(ctx, task, text, order)
 
@@ -251,7 +275,9 @@ def _address_targets(
         names = sorted({it["name"] for o in orders for it in o["items"]})
         named = slots.named_products(text, names)
         source = [o for o in orders if o["order_id"] in ids[-1:]] if "same as" in low else []
-        source = source or [o for o in orders if named and {it["name"] for it in o["items"]} & set(named)]
+        source = source or [
+            o for o in orders if named and {it["name"] for it in o["items"]} & set(named)
+        ]
         if source and task.kind is not None and ("address" in low or "use that" in low):
             new = dict(source[0]["address"])
     task.address = new or task.address
@@ -282,7 +308,14 @@ def _set_target(task: AccountTask, target: str) -> None:
 
 
 def _next_target(task: AccountTask) -> None:
-    _set_target(task, task.targets.pop(0))
+    target = task.targets.pop(0)
+    if task.kind in (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS):
+        _set_target(task, target)
+        return
+    task.order_id, task.item_ids, task.new_item_ids = target, [], {}
+    if not task.original_payment:
+        return
+    task.payment_method_id = None
 
 
 _STATUSES = {
@@ -296,24 +329,35 @@ _STATUSES = {
 }
 
 
-def _infer_order(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> str | None:
-    """The one order the request can mean: by the products named, then by status."""
+def _infer_order(
+    task: AccountTask, text: str, orders: list[dict[str, Any]], context: str | None
+) -> str | None:
+    """The one order the request can mean: by the products named and the status the action
+    needs; else the order this conversation was about; else the one holding the products
+    (its status then explains the refusal)."""
     names = sorted({it["name"] for o in orders for it in o["items"]})
     named = set(slots.named_products(text, names))
-    fits = [o for o in orders if o["status"] in _STATUSES.get(task.kind, ())]  # type: ignore[arg-type]
+    statuses = _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
+    fits = [o for o in orders if o["status"] in statuses]
+    holding = [o for o in orders if named and named & {it["name"] for it in o["items"]}]
     if named:
         with_named = [o for o in fits if named <= {it["name"] for it in o["items"]}]
         with_any = [o for o in fits if named & {it["name"] for it in o["items"]}]
         fits = with_named or with_any
     if len(fits) == 1:
         return str(fits[0]["order_id"])
-    if not named and slots.re.search(r"\b(latest|last|most recent|newest)\b", text, slots.re.I):
-        return None  # no dates to tell: ask
+    ids = {o["order_id"] for o in (fits or holding)}
+    if context and (context in ids or (not named and not fits)):
+        return context
+    if not fits and len(holding) == 1:
+        return str(holding[0]["order_id"])
     return None
 
 
 def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str, Any]) -> None:
     picked = slots.pick_items(text, order)
+    if not picked and task.every_item and not task.item_ids:
+        picked = [it["item_id"] for it in order["items"]]
     if picked and picked != task.item_ids:
         kept = {task.item_ids[i]: n for i, n in task.new_item_ids.items() if i < len(task.item_ids)}
         task.item_ids = picked
@@ -358,19 +402,22 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
             order = actions.order(st.user_id, task.order_id)
         except OrderNotFound:
             ctx.reply.refused = "order_not_found"
-            ctx.say(
-                ctx.deps.library.text("replies", "order_not_found", order_id=task.order_id)
-            )
+            ctx.say(ctx.deps.library.text("replies", "order_not_found", order_id=task.order_id))
             task.order_id = None
             return
         if task.kind == "change_items":
             task.kind = (
                 ActionKind.MODIFY_ITEMS if order["status"] == "pending" else ActionKind.EXCHANGE
             )
+        ctx.state.last_order_id = task.order_id
         needs = _STATUSES[task.kind]
         if order["status"] not in needs:
             _refuse(ctx, task, "wrong_status", order_id=task.order_id, status=order["status"])
             return
+        if task.every_item and not task.item_ids:
+            task.item_ids = [it["item_id"] for it in order["items"]]
+        if task.original_payment and order["payment_history"]:
+            task.payment_method_id = order["payment_history"][0]["payment_method_id"]
     kind = ActionKind(task.kind)
     if kind in (ActionKind.RETURN, ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
         assert order is not None
@@ -463,7 +510,7 @@ def _ask_order(ctx: TurnContext, task: AccountTask) -> None:
             {
                 "id": o["order_id"],
                 "status": o["status"],
-                "items": ", ".join(it["name"] for it in o["items"]),
+                "contents": ", ".join(it["name"] for it in o["items"]),
             }
             for o in fits[:8]
         ],
@@ -541,13 +588,21 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
             address=_address_text(p.address or {}),
         )
     elif kind is ActionKind.MODIFY_PAYMENT:
-        _say(ctx, "propose_modify_payment", order_id=p.order_id, amount=p.amount, payment=p.payment_label)
+        _say(
+            ctx,
+            "propose_modify_payment",
+            order_id=p.order_id,
+            amount=p.amount,
+            payment=p.payment_label,
+        )
     elif kind is ActionKind.RETURN:
         _say(
             ctx,
             "propose_return",
             order_id=p.order_id,
-            changes=[{"name": c.name, "old": _options(c.options), "price": c.price} for c in p.changes],
+            changes=[
+                {"name": c.name, "old": _options(c.options), "price": c.price} for c in p.changes
+            ],
             amount=p.amount,
             payment=p.payment_label,
         )
@@ -595,9 +650,18 @@ def _options(options: dict[str, str]) -> str:
 
 
 def _items_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"name": it["name"], "options": _options(it["options"]), "price": it["price"]} for it in items]
+    return [
+        {"name": it["name"], "options": _options(it["options"]), "price": it["price"]}
+        for it in items
+    ]
 
 
 def _address_text(a: dict[str, str]) -> str:
-    parts = [a.get("address1"), a.get("address2"), a.get("city"), f"{a.get('state', '')} {a.get('zip', '')}".strip(), a.get("country")]
+    parts = [
+        a.get("address1"),
+        a.get("address2"),
+        a.get("city"),
+        f"{a.get('state', '')} {a.get('zip', '')}".strip(),
+        a.get("country"),
+    ]
     return ", ".join(p for p in parts if p)

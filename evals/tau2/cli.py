@@ -54,9 +54,13 @@ def cmd_tau2(args: argparse.Namespace, settings: Settings) -> int:
         expected = expected_states(stack.db, pristine, tasks)
         results = [run_task(agent, pristine, t, expected[t.id]) for t in tasks]
     report = summary(results)
-    sys.stdout.write(json.dumps({k: v for k, v in report.items() if k != "failed"}, indent=1) + "\n")
+    sys.stdout.write(
+        json.dumps({k: v for k, v in report.items() if k != "failed"}, indent=1) + "\n"
+    )
     for f in report["failed"]:
-        sys.stdout.write(f"FAIL {f['id']}: {f['error'] or ''} {f['diffs'][:2]} {f['info_missing']}\n")
+        sys.stdout.write(
+            f"FAIL {f['id']}: {f['error'] or ''} {f['diffs'][:2]} {f['info_missing']}\n"
+        )
     if args.show:
         for r in results:
             if not r.passed:

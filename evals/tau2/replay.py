@@ -68,7 +68,12 @@ def train_tasks(raw_dir: Path, ids: list[str] | None = None) -> list[Task]:
         messages = [str(m) for m in yaml.safe_load(script.read_text())["messages"]]
         crit = t["evaluation_criteria"]
         out.append(
-            Task(t["id"], messages, crit["actions"], [str(c) for c in crit.get("communicate_info") or []])
+            Task(
+                t["id"],
+                messages,
+                crit["actions"],
+                [str(c) for c in crit.get("communicate_info") or []],
+            )
         )
     return out
 
@@ -145,7 +150,9 @@ class TaskResult:
     error: str | None = None
 
 
-def run_task(agent: Agent, pristine: CatalogueData, task: Task, expected: dict[str, Any]) -> TaskResult:
+def run_task(
+    agent: Agent, pristine: CatalogueData, task: Task, expected: dict[str, Any]
+) -> TaskResult:
     db = agent.stack.db
     db.reset_store_state(pristine)
     state = ConversationState()
@@ -167,7 +174,9 @@ def run_task(agent: Agent, pristine: CatalogueData, task: Task, expected: dict[s
     return TaskResult(task, ok and not missing, ok, missing, diffs, transcript, times, error)
 
 
-def expected_states(db: Database, pristine: CatalogueData, tasks: list[Task]) -> dict[str, dict[str, Any]]:
+def expected_states(
+    db: Database, pristine: CatalogueData, tasks: list[Task]
+) -> dict[str, dict[str, Any]]:
     out = {}
     for task in tasks:
         db.reset_store_state(pristine)
