@@ -341,13 +341,14 @@ def payment_method(
             continue
         found = [mid for mid, m in methods.items() if m.get("source") == source]
         if source == "credit_card":
-            brand = [
-                mid
-                for mid in found
-                if str(methods[mid].get("brand", "")).lower().replace(" ", "")
-                in low.replace(" ", "")
-            ]
-            found = brand or found
+            if last_four:  # "ending in 4242" and no such card: not any card on file
+                return None
+            brands = re.findall(
+                r"\b(visa|mastercard|master card|amex|american express|discover)\b", low
+            )
+            if brands:
+                said = {b.replace(" ", "").replace("americanexpress", "amex") for b in brands}
+                found = [m for m in found if str(methods[m].get("brand", "")).lower() in said]
         if len(found) == 1:
             return found[0]
     return None
