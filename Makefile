@@ -59,7 +59,7 @@ run: index
 SCALE_OUT_TESTS ?= tests/test_recommendation.py tests/test_support_orders.py \
   tests/test_support_returns.py tests/test_support_tickets.py tests/test_support_knowledge.py \
   tests/test_agent.py tests/test_api.py tests/test_privacy.py tests/test_catalogue_search.py \
-  tests/test_red_team.py tests/test_cart.py
+  tests/test_red_team.py tests/test_cart.py tests/test_account_chat.py
 
 # A private PostgreSQL cluster on 127.0.0.1 (Debian's package) and its driver; prints the URL.
 postgres: install-test
