@@ -181,6 +181,7 @@ def test_train_tasks_pass_with_a_scripted_fake_model(retail, pristine):
     fake = ScriptedChatModel(lambda msgs: '{"commands": [{"type": "clarify"}]}')
     results, report = _replay(retail, pristine, fake, FAKE_MODEL_TASKS)
     assert report["passed"] == len(FAKE_MODEL_TASKS), report["failed"]
+    assert report["unconfirmed_actions"] == 0
     kinds = set(report["per_action"])
     assert {"cancel_pending_order", "modify_pending_order_address", "modify_pending_order_items",
             "return_delivered_order_items", "exchange_delivered_order_items",
@@ -202,3 +203,4 @@ def test_train_tasks_pass_with_the_default_model(retail, pristine):
         pytest.skip(f"default model unavailable: {exc}")
     _, report = _replay(retail, pristine, llm, DEFAULT_MODEL_TASKS)
     assert report["passed"] == len(DEFAULT_MODEL_TASKS), report["failed"]
+    assert report["unconfirmed_actions"] == 0

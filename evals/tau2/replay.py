@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from assistant.agent import Agent
+from assistant.commands.account_slots import is_yes
 from assistant.conversation import ConversationState
 from assistant.support.actions import ActionKind, ActionRefused, ActionService
 from assistant.support.orders import OrderNotFound
@@ -148,6 +149,7 @@ class TaskResult:
     transcript: list[tuple[str, str]] = field(default_factory=list)
     turn_ms: list[float] = field(default_factory=list)
     error: str | None = None
+    unconfirmed: int = 0  # actions run by a message that was not an explicit yes
 
 
 def run_task(
@@ -158,12 +160,16 @@ def run_task(
     state = ConversationState()
     transcript, times = [], []
     error = None
+    unconfirmed = 0
     try:
         for message in task.messages:
             t = time.perf_counter()
+            ran = _actions_run(db)
             reply = agent.turn(state, message)
             times.append((time.perf_counter() - t) * 1e3)
             transcript.append((message, reply.text))
+            if _actions_run(db) > ran and not is_yes(message):
+                unconfirmed += 1
     except Exception as exc:  # noqa: BLE001 - a crash fails the task, visibly
         error = f"{type(exc).__name__}: {exc}"
     actual = normalised(export_store(db))
@@ -171,7 +177,18 @@ def run_task(
     said = " ".join(r for _, r in transcript).lower().replace(",", "")
     missing = [c for c in task.communicate_info if c.lower().replace(",", "") not in said]
     ok = not diffs and error is None
-    return TaskResult(task, ok and not missing, ok, missing, diffs, transcript, times, error)
+    return TaskResult(
+        task, ok and not missing, ok, missing, diffs, transcript, times, error, unconfirmed
+    )
+
+
+def _actions_run(db: Database) -> int:
+    from sqlalchemy import func, select
+
+    from retrieval.db import ActionLogRow
+
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(ActionLogRow)) or 0)
 
 
 def expected_states(
@@ -200,6 +217,7 @@ def summary(results: list[TaskResult]) -> dict[str, Any]:
         "state_ok": sum(r.state_ok for r in results),
         "pass_rate": round(sum(r.passed for r in results) / max(1, len(results)), 3),
         "per_action": {k: dict(v) for k, v in sorted(per.items())},
+        "unconfirmed_actions": sum(r.unconfirmed for r in results),
         "turn_p50_ms": round(p50, 1),
         "turn_p95_ms": round(times[int(len(times) * 0.95)] if times else 0.0, 1),
         "failed": [
