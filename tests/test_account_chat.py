@@ -4,13 +4,12 @@ explicit confirmation, refusals, action abuse, and train-split tasks replayed en
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from assistant.agent import Agent
 from assistant.conversation import ConversationState
 from assistant.llm import ScriptedChatModel
+from evals.tau2.replay import actions_run as log_entries
 from evals.tau2.replay import expected_states, run_task, summary, train_tasks
-from retrieval.db import ActionLogRow
 from retrieval.sources import get_source
 from retrieval.store_state import export_store
 
@@ -48,8 +47,7 @@ def agent(retail, pristine) -> Agent:
 
 
 def actions_run(stack) -> int:
-    with stack.db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(ActionLogRow)) or 0)
+    return log_entries(stack.db)
 
 
 def status(stack, order_id: str) -> str:

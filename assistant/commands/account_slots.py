@@ -91,7 +91,6 @@ _ORIGINAL = re.compile(
     r"\bwhatever i paid with\b",
     re.I,
 )
-_GENERIC_NAME_WORDS = {"set", "kit", "the", "and"}
 MANY_ORDERS = re.compile(
     r"\b(all|both|each) (of )?(my |the )?(\w+ )?orders\b|\bboth of them\b|\beach order\b", re.I
 )
@@ -103,6 +102,21 @@ def order_ids(text: str) -> list[str]:
 
 def is_yes(text: str) -> bool:
     return bool(_YES.search(text)) and not _NO.search(text)
+
+
+def after_yes(text: str) -> str:
+    """The message without its leading "yes" and a joining "and / also / then"."""
+    rest = _YES.sub("", text, count=1).strip(" ,.;!-")
+    return re.sub(r"^(and|also|then|plus)\b", "", rest, flags=re.I).strip(" ,.")
+
+
+def says_original(text: str) -> bool:
+    """ "the original payment method", "the card I paid with"."""
+    return bool(_ORIGINAL.search(text))
+
+
+def says_all_items(text: str) -> bool:
+    return bool(_ALL_ITEMS.search(text))
 
 
 def is_no(text: str) -> bool:
@@ -184,10 +198,6 @@ def words(text: str) -> set[str]:
     return set(WORD.findall(text.lower().replace("t-shirt", "tshirt")))
 
 
-def _name_words(name: str) -> set[str]:
-    return {w for w in words(name) if len(w) >= 3} - _GENERIC_NAME_WORDS
-
-
 def named_products(text: str, names: list[str]) -> list[str]:
     """The product names (of `names`) the text mentions: by the name's last word (its head,
     "keyboard" for "Mechanical Keyboard"), or all its words; among names sharing a head, those
@@ -219,7 +229,7 @@ def pick_items(text: str, order: dict[str, Any]) -> list[str]:
     """The order's item ids the text names: "everything", or by product name, told apart by
     option values when the order holds the same product twice."""
     items = order["items"]
-    if _ALL_ITEMS.search(text):
+    if says_all_items(text):
         return [it["item_id"] for it in items]
     names = named_products(text, sorted({it["name"] for it in items}))
     chosen: list[str] = []
@@ -323,7 +333,7 @@ def payment_method(
     """The payment method on file the text names: "original", "PayPal", "gift card", "the Visa
     ending in 1234", "my credit card" (when there is one)."""
     low = text.lower()
-    if original and _ORIGINAL.search(low):
+    if original and says_original(low):
         return original
     last_four = re.findall(r"\b(\d{4})\b", low)
     for mid, m in methods.items():

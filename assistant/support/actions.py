@@ -214,6 +214,8 @@ class ActionService:
                 account_row = _locked(s, AccountRow, proposal.user_id)
                 if account_row is None:
                     raise ActionRefused("no_account", "this store keeps no account for you")
+                # Lock the order before deciding on it: the decision reads the row below.
+                order_row = _locked(s, OrderStateRow, proposal.order_id)
                 slots = proposal.args()
                 checked, new = self._decide(
                     s, proposal.kind, _account_dict(account_row), proposal.order_id, slots
@@ -222,10 +224,9 @@ class ActionService:
                     raise ActionRefused("changed", "the order changed since I described it")
                 new_order, new_account = new
                 if new_order is not None:
-                    row = _locked(s, OrderStateRow, proposal.order_id)
-                    assert row is not None
+                    assert order_row is not None
                     for k in ("status", "address", "items", "payment_history", "extra"):
-                        setattr(row, k, new_order[k])
+                        setattr(order_row, k, new_order[k])
                 account_row.payment_methods = new_account["payment_methods"]
                 account_row.address = new_account["address"]
                 status = new_order["status"] if new_order else None

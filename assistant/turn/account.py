@@ -8,6 +8,7 @@ the policy decides (`support.actions`); every reply here is a template over thos
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,16 +151,15 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
     yield
 
 
-_ORDERISH = slots.re.compile(
-    r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", slots.re.I
+_ORDERISH = re.compile(
+    r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", re.I
 )
 
 
 def _after_yes(text: str) -> str:
     """What a confirming message asks for besides the "yes" ("yes, and also cancel #W1"): a new
     request, which needs its own confirmation."""
-    rest = slots._YES.sub("", text, count=1).strip(" ,.;!-")
-    rest = slots.re.sub(r"^(and|also|then|plus)\b", "", rest, flags=slots.re.I).strip(" ,.")
+    rest = slots.after_yes(text)
     return rest if slots.action_kind(rest) else ""
 
 
@@ -243,18 +243,17 @@ def _read_request(
         task.order_id = _infer_order(task, text, orders, ctx.state.last_order_id)
     task.reason = slots.cancel_reason(text) or task.reason
     order = by_id.get(task.order_id or "")
-    original = order["payment_history"][0]["payment_method_id"] if order else None
-    if order and order["payment_history"]:
-        pass
+    paid = order["payment_history"] if order else []
+    original = paid[0]["payment_method_id"] if paid else None
     method = slots.payment_method(text, account["payment_methods"], original)
-    if method and method == original and slots._ORIGINAL.search(text):
+    if method and method == original and slots.says_original(text):
         task.original_payment = True
     elif method:
         task.original_payment = False
     task.payment_method_id = method or task.payment_method_id
     if task.original_payment and original:
         task.payment_method_id = original
-    if slots._ALL_ITEMS.search(text):
+    if slots.says_all_items(text):
         task.every_item = True
     if order is not None and task.kind in _NEEDS_ITEMS:
         _read_items(ctx, task, text, order)
@@ -284,11 +283,11 @@ def _address_targets(
     targets: list[str] = []
     pending = [o["order_id"] for o in orders if o["status"] == "pending"]
     if task.kind is ActionKind.MODIFY_ADDRESS or "order" in low:
-        if slots.re.search(r"\ball (of )?my (pending )?orders\b|\bboth (of my )?orders\b", low):
+        if re.search(r"\ball (of )?my (pending )?orders\b|\bboth (of my )?orders\b", low):
             targets = pending
         elif ids:
             targets = [i for i in ids if "same as" not in low or i != ids[-1]]
-    if slots.re.search(r"\b(default|account|profile)('s)? address\b|\bmy account\b", low) and (
+    if re.search(r"\b(default|account|profile)('s)? address\b|\bmy account\b", low) and (
         task.kind is ActionKind.USER_ADDRESS or targets
     ):
         targets.append("account")

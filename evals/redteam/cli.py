@@ -14,15 +14,12 @@ from pathlib import Path
 
 from retrieval.settings import Settings
 
+from ..backend import add_backend_option, chat_model
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("red-team", help="run the red-team attacks and report leaks")
-    p.add_argument(
-        "--backend",
-        choices=["local", "openai", "llamacpp", "fake", "none"],
-        default=None,
-        help="LLM backend (default: the configured one)",
-    )
+    add_backend_option(p)
     p.add_argument(
         "--attacks",
         type=Path,
@@ -44,11 +41,7 @@ def cmd_red_team(args: argparse.Namespace, settings: Settings) -> int:
     suite = load_attack_file(args.attacks) if args.attacks else default_suite()
     backend = args.backend or settings.llm_backend
     rt = Runtime.build(settings, load_llm=False)
-    llm = None
-    if backend != "none":
-        from assistant.llm import build_chat_model
-
-        llm = build_chat_model(settings, backend)
+    llm = chat_model(settings, backend)
     agent = Agent(rt.stack, llm)
     poison = suite.poison.product()
     with tempfile.TemporaryDirectory(prefix="shopassist-redteam-") as tmp:

@@ -14,15 +14,12 @@ from pathlib import Path
 
 from retrieval.settings import Settings
 
+from ..backend import add_backend_option, chat_model
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tau2", help="replay the tau2-bench retail train tasks")
-    p.add_argument(
-        "--backend",
-        choices=["local", "openai", "llamacpp", "fake", "none"],
-        default=None,
-        help="LLM backend (default: the configured one)",
-    )
+    add_backend_option(p)
     p.add_argument("--tasks", nargs="*", default=None, help="task ids (default: every train task)")
     p.add_argument("--json", type=Path, default=None, help="also write the report here")
     p.add_argument("--show", action="store_true", help="print failed tasks' transcripts")
@@ -44,11 +41,7 @@ def cmd_tau2(args: argparse.Namespace, settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="shopassist-tau2-") as tmp:
         copy_data_dir(settings.data_dir, Path(tmp))
         stack = RetrievalStack.build(settings.model_copy(update={"data_dir": Path(tmp)}))
-        llm = None
-        if backend != "none":
-            from assistant.llm import build_chat_model
-
-            llm = build_chat_model(stack.settings, backend)
+        llm = chat_model(stack.settings, backend)
         agent = Agent(stack, llm)
         pristine = get_source("retail").load(settings.raw_dir)
         expected = expected_states(stack.db, pristine, tasks)

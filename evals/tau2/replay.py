@@ -164,11 +164,11 @@ def run_task(
     try:
         for message in task.messages:
             t = time.perf_counter()
-            ran = _actions_run(db)
+            ran = actions_run(db)
             reply = agent.turn(state, message)
             times.append((time.perf_counter() - t) * 1e3)
             transcript.append((message, reply.text))
-            if _actions_run(db) > ran and not is_yes(message):
+            if actions_run(db) > ran and not is_yes(message):
                 unconfirmed += 1
     except Exception as exc:  # noqa: BLE001 - a crash fails the task, visibly
         error = f"{type(exc).__name__}: {exc}"
@@ -182,7 +182,8 @@ def run_task(
     )
 
 
-def _actions_run(db: Database) -> int:
+def actions_run(db: Database) -> int:
+    """Entries in the audit log: one per action run."""
     from sqlalchemy import func, select
 
     from retrieval.db import ActionLogRow
