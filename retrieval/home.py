@@ -95,7 +95,9 @@ def build_home(
         if anchor is not None:
             neighbours = items.cooc[anchor].indices
             sims = anchor_sims[:, 0]
-            similar = np.argpartition(-sims, 60)[:61]
+            # The 61 nearest items; a small catalogue (the retail store has 50) gives them all.
+            near = min(60, len(sims) - 1)
+            similar = np.argpartition(-sims, near)[: near + 1]
             mask = np.zeros(len(items), dtype=bool)
             mask[np.concatenate([neighbours, similar])] = True
             mask[anchor] = False

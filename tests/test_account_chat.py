@@ -101,6 +101,16 @@ def test_identification_is_limited_per_conversation(agent):
     assert state.user_id is None and locked.refused == "identification_locked"
 
 
+def test_home_page_on_the_small_retail_store(retail):
+    """Its orders are the interactions: a shopper who bought gets a personal page (the store
+    has 50 products, fewer than the home page's neighbour pool)."""
+    from retrieval.home import build_home
+
+    page = build_home(retail.recommendations(), "yusuf_rossi_9620")
+    assert page.sections and all(sec.items for sec in page.sections)
+    assert any(sec.key == "because" for sec in page.sections)
+
+
 # Action abuse (red team): 0 successes ---------------------------------------------------------
 def test_another_customers_order_cannot_be_cancelled_or_returned(agent, retail):
     before = actions_run(retail)
