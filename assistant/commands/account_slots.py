@@ -168,8 +168,10 @@ class Identity:
         return bool(self.email or (self.first_name and self.last_name and self.zip))
 
 
-def identity(text: str, known: Identity | None = None) -> Identity:
-    """Email, or first + last name and zip, in this message (added to what was said before)."""
+def identity(text: str, known: Identity | None = None, *, explicit: bool = False) -> Identity:
+    """Email, or first + last name and zip, in this message (added to what was said before).
+    `explicit`: only a name introduced as one ("I'm Ann Lee"), never a guess from two
+    capitalised words or a user id (an address holds such pairs: "Highland Drive")."""
     known = known or Identity()
     emails = EMAIL.findall(text)
     name = _NAME.search(text)
@@ -181,6 +183,8 @@ def identity(text: str, known: Identity | None = None) -> Identity:
     )
     if name:
         first, last = name.group(1), name.group(2)
+    elif explicit:
+        pass
     elif uid and not first:
         first, last = uid.group(1).title(), uid.group(2).title()
     elif pair and zip_ and not first:

@@ -135,7 +135,8 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         _say(ctx, "nothing_to_confirm")
         yield
         return
-    if not st.user_id and not _identify(ctx, text):
+    known = st.user_id is not None  # identified before this message
+    if not known and not _identify(ctx, text):
         _read_request(ctx, task, text, None)
         yield
         return
@@ -146,9 +147,31 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         st.account = None
         yield
         return
+    if known and _someone_else(text, account):  # one shopper per conversation
+        ctx.reply.refused = "other_customer"
+        _say(ctx, "other_customer")
+        st.account = None
+        yield
+        return
     _read_request(ctx, task, text, account)
     _advance(ctx, task, account)
     yield
+
+
+def _someone_else(text: str, account: dict[str, Any]) -> bool:
+    """The message identifies a person, and not the shopper this conversation is for (only
+    their own account is compared: nothing is looked up)."""
+    said = slots.identity(text, explicit=True)
+    if not said.usable():
+        return False
+    if said.email:
+        emails = {e.lower() for e in (said.email, *said.other_emails)}
+        return str(account["email"]).lower() not in emails
+    return (
+        str(said.first_name).lower() != account["first_name"].lower()
+        or str(said.last_name).lower() != account["last_name"].lower()
+        or said.zip != str(account["address"].get("zip", ""))
+    )
 
 
 _ORDERISH = re.compile(
