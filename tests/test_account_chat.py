@@ -101,6 +101,16 @@ def test_identification_is_limited_per_conversation(agent):
     assert state.user_id is None and locked.refused == "identification_locked"
 
 
+def test_policy_answers_cite_the_stores_own_policy(retail, pristine):
+    from assistant.support import index_knowledge
+
+    assert index_knowledge(retail) >= 5
+    agent = Agent(retail, None)
+    _, (reply,) = chat(agent, "What is your policy on exchanges of delivered items?")
+    assert reply.citations and all(c["doc"] == "policy" for c in reply.citations)
+    assert "policy.md" in reply.text
+
+
 def test_home_page_on_the_small_retail_store(retail):
     """Its orders are the interactions: a shopper who bought gets a personal page (the store
     has 50 products, fewer than the home page's neighbour pool)."""

@@ -121,6 +121,14 @@ class KnowledgeBase:
 
     @classmethod
     def from_stack(cls, stack: RetrievalStack, knowledge_dir: Path | None = None) -> KnowledgeBase:
+        """The store's own policy docs when its source ships them (the retail store's
+        policy.md), else the docs shipped with shopassist."""
+        if knowledge_dir is None:
+            from retrieval.sources import get_source
+
+            settings = stack.settings
+            own = getattr(get_source(settings.catalogue), "knowledge_dir", None)
+            knowledge_dir = own(settings.raw_dir) if own else None
         return cls(stack.store, stack.encoder, knowledge_dir)
 
     def index(self) -> KnowledgeIndexReport:

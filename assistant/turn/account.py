@@ -78,6 +78,8 @@ def wants_account(ctx: TurnContext) -> bool:
     st, text = ctx.state, ctx.text
     if st.account is not None or st.identifying:
         return True
+    if _GENERAL_QUESTION.search(text) and not (_MINE.search(text) or slots.order_ids(text)):
+        return False  # "can I exchange a delivered item?": the policy answers that
     kind = slots.action_kind(text)
     direct = kind in (ActionKind.CANCEL, ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS)
     asked = kind is not None and (direct or bool(_ORDERISH.search(text)))
@@ -174,6 +176,12 @@ def _someone_else(text: str, account: dict[str, Any]) -> bool:
     )
 
 
+_GENERAL_QUESTION = re.compile(
+    r"^\s*(can|could|may) (i|you|we|one)\b|^\s*how (do|can|long|many)\b|^\s*is it possible\b|"
+    r"^\s*(what|what's|whats) (is )?(your|the) (policy|rule)|^\s*do you (allow|accept|offer)\b",
+    re.I,
+)
+_MINE = re.compile(r"\b(my|mine|i've|i have|i received|i bought|i ordered)\b", re.I)
 _ORDERISH = re.compile(
     r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", re.I
 )

@@ -110,6 +110,10 @@ class RetailSource:
     display_name = "Retail Store"
     identification_in_chat = True  # its policy: email, or first name + last name + zip
 
+    def knowledge_dir(self, raw_dir: Path) -> Path:
+        """Its written policy (policy.md) is the store's knowledge base."""
+        return raw_dir / RELATIVE_DIR
+
     def load(self, raw_dir: Path) -> CatalogueData:
         db = load_retail_db(raw_dir)
         products, variants = [], []
