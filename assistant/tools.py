@@ -15,8 +15,9 @@ from retrieval.constraints import Constraints
 from retrieval.db import CustomerRow
 from retrieval.home import HomePage, build_home
 from retrieval.recommend import Recommendations
-from retrieval.sources.base import Product
+from retrieval.sources.base import Product, Variant
 from retrieval.stack import RetrievalStack
+from retrieval.variants import load_variants
 
 from .conversation import Reply, ToolCall
 from .support import Cart, CartOwner, Citation, OrderView, ReturnDecision, SupportDesk
@@ -34,6 +35,7 @@ class AgentTools:
             "recommend_for_user": self.recommend_for_user,
             "product_details": self.product_details,
             "compare_products": self.compare_products,
+            "product_variants": self.product_variants,
             "order_status": self.order_status,
             "return_eligibility": self.return_eligibility,
             "policy_answer": self.policy_answer,
@@ -80,6 +82,10 @@ class AgentTools:
     def compare_products(self, product_ids: list[str]) -> list[Product]:
         """Side-by-side facts for two to four products."""
         return [self.stack.catalogue.get(i) for i in product_ids]
+
+    def product_variants(self, product_ids: list[str]) -> dict[str, list[Variant]]:
+        """The products' versions (options, price, availability) as the store has them now."""
+        return load_variants(self.stack.db, product_ids)
 
     def order_status(self, order_id: str, user_id: str | None) -> OrderView:
         """An order's derived status, only for its own shopper."""

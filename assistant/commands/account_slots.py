@@ -92,8 +92,14 @@ _ORIGINAL = re.compile(
     re.I,
 )
 MANY_ORDERS = re.compile(
-    r"\b(all|both|each) (of )?(my |the )?(\w+ )?orders\b|\bboth of them\b|\beach order\b", re.I
+    r"\b(all|both|each) (of )?(my |the )?(\w+ )?orders\b|\bboth of them\b|\beach order\b|"
+    r"\b(in|from) (all )?my (\w+ )?orders\b",
+    re.I,
 )
+
+
+START_WITH = re.compile(r"\bstart(?:ing)? with (?:the )?([^.;!?]+)", re.I)
+SAME_AGAIN = re.compile(r"\b(do|the) (the )?same( thing)? (for|with|to)\b|\bsame for\b", re.I)
 
 
 def order_ids(text: str) -> list[str]:
@@ -233,16 +239,18 @@ def pick_items(text: str, order: dict[str, Any]) -> list[str]:
     """The order's item ids the text names: "everything", or by product name, told apart by
     option values when the order holds the same product twice."""
     items = order["items"]
+    all_names = sorted({it["name"] for it in items})
+    left_out = set(excluded_products(text, all_names))
     if says_all_items(text):
-        return [it["item_id"] for it in items]
-    names = named_products(text, sorted({it["name"] for it in items}))
+        return [it["item_id"] for it in items if it["name"] not in left_out]
+    names = [n for n in named_products(text, all_names) if n not in left_out]
     chosen: list[str] = []
     for name in names:
         same = [it for it in items if it["name"] == name]
         if len(same) > 1:
-            told = [it for it in same if _option_hits(text, it["options"]) > 0]
-            best = max((_option_hits(text, it["options"]) for it in told), default=0)
-            told = [it for it in told if _option_hits(text, it["options"]) == best]
+            told = [it for it in same if option_hits(text, it["options"]) > 0]
+            best = max((option_hits(text, it["options"]) for it in told), default=0)
+            told = [it for it in told if option_hits(text, it["options"]) == best]
             same = told or same
         chosen += [it["item_id"] for it in same]
     return chosen
@@ -252,15 +260,40 @@ def _norm(value: str) -> str:
     return re.sub(r"[\s-]+", " ", value.lower()).strip()
 
 
+# Letter sizes are said in words, and a bare letter ("it's", "a") must not count as one.
+LETTER_SIZES = {
+    "xs": "extra small",
+    "s": "small",
+    "m": "medium",
+    "l": "large",
+    "xl": "extra large",
+    "xxl": "(?:extra extra large|double extra large|2xl)",
+}
+
+
 def _mentions(text: str, value: str) -> list[int]:
-    """Where an option value occurs ("1000ml" matches "1000 ml"; "full size" "full-size")."""
-    pattern = re.escape(_norm(value)).replace(r"\ ", r"[\s-]*")
-    pattern = re.sub(r"(\d)([a-z])", r"\1\\s*\2", pattern)
+    """Where an option value occurs ("1000ml" matches "1000 ml"; "full size" "full-size";
+    the size "S" as "size S" or "small")."""
     low = text.lower()
-    return [m.start() for m in re.finditer(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", low)]
+    size = LETTER_SIZES.get(value.lower())
+    if size is not None:
+        v = re.escape(value.lower())
+        spoken = size.replace(" ", r"[\s-]*")
+        pattern = rf"size\s+{v}|{v}\s+size|(?<!extra ){spoken}"
+        if len(v) > 1:  # "so XL" is a size; a bare "s" or "m" is not
+            pattern += rf"|{v}"
+        else:
+            upper = re.finditer(rf"(?<![A-Za-z0-9'’]){value.upper()}(?![A-Za-z0-9'’])", text)
+            extra = [m.start() for m in upper]
+            hits = re.finditer(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])", low)
+            return sorted({m.start() for m in hits} | set(extra))
+    else:
+        pattern = re.escape(_norm(value)).replace(r"\ ", r"[\s-]*")
+        pattern = re.sub(r"(\d)([a-z])", r"\1\\s*\2", pattern)
+    return [m.start() for m in re.finditer(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])", low)]
 
 
-def _option_hits(text: str, options: dict[str, str]) -> int:
+def option_hits(text: str, options: dict[str, str]) -> int:
     return sum(1 for v in options.values() if _mentions(text, v))
 
 
@@ -283,9 +316,11 @@ class VersionChoice:
 
 def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]) -> VersionChoice:
     """The available version of the item's product that the text asks for: every option value
-    it names, and the old item's values for the options it does not name."""
+    it names, and the old item's values for the options it does not name. A value the text
+    names that the item already has ("same black color", "full size") is a requirement too."""
     old = item["options"]
     wanted: dict[str, str] = {}
+    changes = False
     keys = {k for v in variants for k in v["options"]}
     for key in keys:
         values = {str(v["options"].get(key)) for v in variants} - {"None"}
@@ -296,7 +331,10 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
         new = [(p, v) for p, v in hits if v != old.get(key)]
         if new:
             wanted[key] = max(new, key=lambda pv: (pv[0], len(pv[1])))[1]
-    if not wanted:
+            changes = True
+        elif hits:
+            wanted[key] = str(old.get(key))
+    if not changes:
         return VersionChoice(None, {})
     fits = [
         v
@@ -313,6 +351,9 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
     return VersionChoice(top[0], wanted, ambiguous=len(top) > 1)
 
 
+PART = re.compile(r"[a-z0-9]+")
+
+
 def _loose_hits(text: str, key: str, values: set[str]) -> list[tuple[int, str]]:
     """ "no backlight" for the value "none"; "Google Home" for "Google Assistant" (a word of
     the value that no other value of the option has)."""
@@ -321,13 +362,18 @@ def _loose_hits(text: str, key: str, values: set[str]) -> list[tuple[int, str]]:
     neg = re.search(rf"\b(no|without)\s+{re.escape(key.split()[-1].lower())}", low)
     if neg and "none" in values:
         out.append((neg.start(), "none"))
+    said = [(p, p + len(v)) for v in values for p in _mentions(text, v)]
     for val in values:
-        own = set(WORD.findall(val.lower())) - {
-            w for other in values if other != val for w in WORD.findall(other.lower())
+        own = set(PART.findall(val.lower())) - {
+            w for other in values if other != val for w in PART.findall(other.lower())
         }
         for w in own:
             if len(w) >= 4 and not w.isdigit():
-                out += [(m.start(), val) for m in re.finditer(rf"\b{re.escape(w)}\b", low)]
+                out += [
+                    (m.start(), val)
+                    for m in re.finditer(rf"\b{re.escape(w)}\b", low)
+                    if not any(a <= m.start() < b for a, b in said)  # "neck" of "v-neck"
+                ]
     return out
 
 
@@ -366,6 +412,57 @@ def payment_method(
         if len(found) == 1:
             return found[0]
     return None
+
+
+_FALLBACK = re.compile(
+    r"\bif (?:that|it|this)(?:'s| is)? not (?:possible|allowed|available)\b|\bif not\b|"
+    r"\botherwise\b|\bif (?:that|it|you) (?:doesn't|does not|can't|cannot|won't)\b|\bor else\b",
+    re.I,
+)
+
+
+def payment_choices(
+    text: str, methods: dict[str, dict[str, Any]], original: str | None = None
+) -> list[str]:
+    """The payment methods the text names, the preferred first: "my PayPal; if that's not
+    possible, my credit card" gives [PayPal, the card]."""
+    out: list[str] = []
+    for part in _FALLBACK.split(text):
+        m = payment_method(part, methods, original)
+        if m and m not in out:
+            out.append(m)
+    return out
+
+
+_DROP = re.compile(
+    r"\b(never ?mind|forget (it|about it)|changed my mind|i'?ll keep (it|them)|"
+    r"(don't|do not) (cancel|change|return|exchange) (it|them|anything)|leave it( as it is)?)\b",
+    re.I,
+)
+
+
+DROP_PART = _DROP
+
+
+def drops_request(text: str) -> bool:
+    """ "I've changed my mind, I'll keep it": the request under way is dropped (not when it
+    is a condition: "if you can't, never mind")."""
+    return bool(_DROP.search(text)) and not re.search(r"\bif\b", text, re.I)
+
+
+_EXCLUDE = re.compile(
+    r"\b(?:not|except(?: for)?|but not|other than|apart from|besides|keep|keeping)\s+(?:the\s+|my\s+)?((?:[\w-]+\s+){0,3}[\w-]+)",
+    re.I,
+)
+
+
+def excluded_products(text: str, names: list[str]) -> list[str]:
+    """Products the text sets aside: "not the backpack", "except the coffee machine", "keep
+    the kettle"."""
+    out: list[str] = []
+    for m in _EXCLUDE.finditer(text):
+        out += [n for n in named_products(m.group(1), names) if n not in out]
+    return out
 
 
 _STREET = re.compile(r"^\d+\s+\w+")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from retrieval.constraints import ConstraintError, Vocabulary, parse
+from retrieval.constraints import ConstraintError, Vocabulary, attribute_words, parse
 
 from ..router import Route, find_ordinals
-from .check import vague
+from .check import product_words, vague
 from .schema import (
     AskAbout,
     CartAdd,
@@ -63,6 +63,13 @@ _REFINE_HINT = re.compile(
     r"other brands?|different brand|(don't|do not) like the brand|brand of th(e|at|is))\b",
     re.I,
 )
+# "Do you have this in size M?": a pointer at what is on screen.
+_POINTER = re.compile(r"\b(this|it|that|these|those|them|they)\b", re.I)
+# "Does it come in ...", "is it available in ...": a question about a version.
+VERSION_CUE = re.compile(
+    r"\b(available|in stock|come|comes|have|has|got|get|sell|make|made)\b[^.?!]*\bin\b", re.I
+)
+_SIZE = re.compile(r"\bsize\s+([\w.-]+)", re.I)
 _WHICH_OF_THESE = re.compile(
     r"\b(which|what)( one)? of (these|them|those)\b|\bwhich (one|is|has|would)\b", re.I
 )
@@ -106,6 +113,9 @@ def fast_path(
     cart = _cart_command(text, shown)
     if cart is not None:
         return [cart]
+    version = _version_question(text, shown, vocab)
+    if version is not None:
+        return [version]
     if route.order_ids and last_intent == "return_request" and route.intent == "order_status":
         # "Which order?" after a return request: the number alone continues the return.
         return [ReturnRequest(order_id=route.order_ids[0])]
@@ -134,6 +144,34 @@ def _item_numbers(text: str, shown: int) -> list[int]:
         if item >= 1 and item not in found:
             found.append(item)
     return found
+
+
+def unknown_versions(text: str) -> list[str]:
+    """Option words of a version question that may be no variant's ("in orange", "size 15")."""
+    if not VERSION_CUE.search(text):
+        return []
+    words = [f"size {m.group(1)}" for m in _SIZE.finditer(text)]
+    return words + sorted(w for w in attribute_words(text) if f"size {w}" not in words)
+
+
+def _version_question(text: str, shown: int, vocab: Vocabulary) -> Command | None:
+    """A question about versions of an item on screen ("is the second one available in
+    black?", "do you have this in size M?"): the message names an option value of the store's
+    variants (or asks for one it may not have) and points at what is shown. With no pointer,
+    a short message of option words ("in black", "what about 750ml?") refines the search."""
+    if not shown or not vocab.options:
+        return None
+    found = vocab.options.find(text)
+    if not found and not unknown_versions(text):
+        return None
+    items = _item_numbers(text, shown)
+    if product_words(text, vocab) and not items:
+        return None  # "do you have a backpack in black?": a new request
+    if items or _POINTER.search(text):
+        return AskAbout(items=items[:10], question=text[:200])
+    if found and len(text.split()) <= 8:
+        return Refine(attributes=[m.label for m in found])
+    return None
 
 
 def _cart_command(text: str, shown: int) -> Command | None:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from retrieval.db import AccountRow, ActionLogRow, Database, OrderStateRow, VariantRow
+from retrieval.db import AccountRow, ActionLogRow, Database, OrderStateRow, ProductRow, VariantRow
 from retrieval.events import utcnow
 
 from .orders import OrderNotFound
@@ -182,6 +182,17 @@ class ActionService:
                 .order_by(OrderStateRow.order_id)
             ).all()
             return [_order_dict(r) for r in rows]
+
+    def product_ids(self) -> dict[str, str]:
+        """Product name -> id, for products sold in versions (a question names them by name)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(ProductRow.name, VariantRow.product_id)
+                .join(ProductRow, ProductRow.id == VariantRow.product_id)
+                .group_by(VariantRow.product_id, ProductRow.name)
+                .having(func.count() > 1)
+            ).all()
+            return {name: pid for name, pid in rows}
 
     def variants(self, product_id: str) -> list[dict[str, Any]]:
         with self.db.session() as s:

@@ -69,6 +69,10 @@ class AccountTask:
     targets: list[str] = field(default_factory=list)  # more orders (or "account") to do next
     every_item: bool = False  # "all items" of each order in `targets`
     original_payment: bool = False  # "to the original payment method(s)", per order
+    payment_fallbacks: list[str] = field(default_factory=list)  # "if not, my credit card"
+    unmet: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # item id -> options no version has
     pending: Proposal | None = None
 
 
@@ -86,7 +90,9 @@ def wants_account(ctx: TurnContext) -> bool:
     if not ctx.deps.desk.actions_enabled():
         # Returns keep their eligibility answer; the rest is explained as not possible here.
         return asked and kind is not ActionKind.RETURN
-    if st.last_intent == "order_action" and (kind is not None or slots.is_yes(text)):
+    if st.last_intent == "order_action" and (
+        kind is not None or slots.is_yes(text) or slots.SAME_AGAIN.search(text)
+    ):
         return True
     if kind is not None and st.identified_in_chat:
         return True
@@ -133,6 +139,15 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
                 return
         else:
             task.pending = None  # anything else amends the request: say it again
+    elif (
+        task.kind is not None
+        and slots.drops_request(text)
+        and not slots.action_kind(slots.DROP_PART.sub("", text))
+    ):
+        st.account = None
+        _say(ctx, "dropped")
+        yield
+        return
     elif slots.is_yes(text) and not slots.action_kind(text) and len(text.split()) <= 6:
         _say(ctx, "nothing_to_confirm")
         yield
@@ -156,8 +171,37 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         yield
         return
     _read_request(ctx, task, text, account)
+    if task.kind is None and task.order_id is None and _product_question(ctx, text):
+        yield
+        return
     _advance(ctx, task, account)
     yield
+
+
+_VERSIONS_ASKED = re.compile(
+    r"\b(how many|options?|versions?|variants?|available|in stock|do you have|colou?rs?|sizes?)\b",
+    re.I,
+)
+
+
+def _product_question(ctx: TurnContext, text: str) -> bool:
+    """Answers "how many t-shirt options do you have?" from the store's variants, mid-way
+    through a service conversation. False when the message is no such question."""
+    if not _VERSIONS_ASKED.search(text):
+        return False
+    ids = ctx.deps.desk.actions.product_ids()
+    named = slots.named_products(text, sorted(ids))
+    if len(named) != 1:
+        return False
+    variants = ctx.deps.desk.actions.variants(ids[named[0]])
+    _say(
+        ctx,
+        "product_versions",
+        name=named[0],
+        count=sum(v["available"] for v in variants),
+        versions=_versions(variants, ""),
+    )
+    return True
 
 
 def _someone_else(text: str, account: dict[str, Any]) -> bool:
@@ -223,7 +267,8 @@ def _identify(ctx: TurnContext, text: str) -> bool:
         return False
     if user_id is None:
         st.id_failures += 1
-        st.identity_hint = None
+        # A name stays for the next try ("sorry, my zip is 98186"); what failed with it goes.
+        st.identity_hint = slots.Identity(first_name=hint.first_name, last_name=hint.last_name)
         ctx.reply.refused = "identification_failed"
         _say(ctx, "identify_failed")
         return False
@@ -239,6 +284,8 @@ def _read_request(
     ctx: TurnContext, task: AccountTask, text: str, account: dict[str, Any] | None
 ) -> None:
     kind = slots.action_kind(text)
+    if kind is None and task.kind is None and slots.SAME_AGAIN.search(text):
+        kind = ctx.state.last_action
     ids = slots.order_ids(text)
     if kind and kind != task.kind:
         if task.kind is not None:  # a new request: start over, keep the order if none is named
@@ -265,8 +312,8 @@ def _read_request(
             task.item_ids, task.new_item_ids = [], {}
         task.order_id = ids[0]
         task.targets = [i for i in ids[1:] if i != task.order_id]
-    elif task.kind is not None and slots.MANY_ORDERS.search(text):
-        fits = [o["order_id"] for o in orders if o["status"] in _STATUSES.get(task.kind, ())]
+    elif task.kind is not None and task.order_id is None and slots.MANY_ORDERS.search(text):
+        fits = _orders_for(task, text, orders)
         if fits:
             task.order_id, task.targets = fits[0], fits[1:]
             task.every_item = task.every_item or task.kind in (ActionKind.RETURN,)
@@ -276,7 +323,10 @@ def _read_request(
     order = by_id.get(task.order_id or "")
     paid = order["payment_history"] if order else []
     original = paid[0]["payment_method_id"] if paid else None
-    method = slots.payment_method(text, account["payment_methods"], original)
+    choices = slots.payment_choices(text, account["payment_methods"], original)
+    method = choices[0] if choices else None
+    if choices:
+        task.payment_fallbacks = choices[1:]
     if method and method == original and slots.says_original(text):
         task.original_payment = True
     elif method:
@@ -359,6 +409,40 @@ _STATUSES = {
 }
 
 
+def _orders_for(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> list[str]:
+    """The orders a request over several covers ("all my pending orders", "the t-shirts in my
+    pending orders"), the one it says to start with first."""
+    low = text.lower()
+    said_status = [s for s in ("pending", "delivered") if s in low]
+    fits = [
+        o
+        for o in orders
+        if o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
+        and (not said_status or o["status"] in said_status)
+    ]
+    names = sorted({it["name"] for o in orders for it in o["items"]})
+    named = set(slots.named_products(text, names))
+    if named:
+        fits = [o for o in fits if named & {it["name"] for it in o["items"]}]
+    fits.sort(key=lambda o: -_option_match(text, o, named))
+    return [o["order_id"] for o in fits]
+
+
+def _option_match(text: str, order: dict[str, Any], named: set[str]) -> int:
+    """How many option values of the order's (named) items the text says; only the part after
+    "start with" when there is one ("... let's start with the black XXL one")."""
+    first = slots.START_WITH.search(text)
+    said = first.group(1) if first else text
+    return max(
+        (
+            slots.option_hits(said, it["options"])
+            for it in order["items"]
+            if not named or it["name"] in named
+        ),
+        default=0,
+    )
+
+
 def _infer_order(
     task: AccountTask, text: str, orders: list[dict[str, Any]], context: str | None
 ) -> str | None:
@@ -374,6 +458,11 @@ def _infer_order(
         with_named = [o for o in fits if named <= {it["name"] for it in o["items"]}]
         with_any = [o for o in fits if named & {it["name"] for it in o["items"]}]
         fits = with_named or with_any
+    if len(fits) > 1 and named:  # "the small t-shirt": the order whose item has those options
+        hits = {o["order_id"]: _option_match(text, o, named) for o in fits}
+        best = max(hits.values())
+        if best > 0:
+            fits = [o for o in fits if hits[o["order_id"]] == best]
     if len(fits) == 1:
         return str(fits[0]["order_id"])
     ids = {o["order_id"] for o in (fits or holding)}
@@ -408,6 +497,49 @@ def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str,
         choice = slots.pick_version(part, item, variants)
         if choice.variant is not None:
             task.new_item_ids[pos] = choice.variant["item_id"]
+            task.unmet.pop(item_id, None)
+        elif choice.wanted:
+            task.unmet[item_id] = choice.wanted
+
+
+def _drop_unmet(ctx: TurnContext, task: AccountTask, order: dict[str, Any]) -> bool:
+    """Says which asked-for versions no available variant has. Those items leave the request
+    when others remain (the statement that follows shows what is left); when none remain the
+    shopper is shown what exists. True when the request can go on."""
+    items = {it["item_id"]: it for it in order["items"]}
+    missing = [
+        (pos, i)
+        for pos, i in enumerate(task.item_ids)
+        if i in task.unmet and pos not in task.new_item_ids
+    ]
+    if not missing:
+        return True
+    keep = [pos for pos in range(len(task.item_ids)) if pos not in {p for p, _ in missing}]
+    if not keep:
+        pos, item_id = missing[0]
+        item = items[item_id]
+        variants = ctx.deps.desk.actions.variants(item["product_id"])
+        _say(
+            ctx,
+            "no_such_version",
+            name=item["name"],
+            wanted=_options(task.unmet.pop(item_id)),
+            versions=_versions(variants, item_id),
+        )
+        return False
+    for _, item_id in missing:
+        _say(
+            ctx,
+            "version_left_out",
+            name=items[item_id]["name"],
+            wanted=_options(task.unmet.pop(item_id)),
+        )
+        ctx.say(" ")
+    task.new_item_ids = {
+        n: task.new_item_ids[p] for n, p in enumerate(keep) if p in task.new_item_ids
+    }
+    task.item_ids = [task.item_ids[p] for p in keep]
+    return True
 
 
 # Moving the request on ------------------------------------------------------------------------
@@ -456,6 +588,8 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
             return
     if kind in (ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
         assert order is not None
+        if not _drop_unmet(ctx, task, order):
+            return
         for pos, item_id in enumerate(task.item_ids):
             if pos not in task.new_item_ids:
                 _ask_version(ctx, order, item_id)
@@ -499,12 +633,21 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
         ctx.say(ctx.deps.library.text("replies", "order_not_found", order_id=task.order_id))
         return
     except ActionRefused as exc:
+        if exc.code in _PAYMENT_REFUSALS and task.payment_fallbacks:
+            _refuse(ctx, task, exc.code, order_id=task.order_id, **exc.facts)
+            ctx.say(" ")
+            task.payment_method_id = task.payment_fallbacks.pop(0)
+            _advance(ctx, task, account)
+            return
         _refuse(ctx, task, exc.code, order_id=task.order_id, **exc.facts)
         return
     task.pending = proposal
     _state_proposal(ctx, proposal, order)
     ctx.say(" ")
     _say(ctx, "ask_yes")
+
+
+_PAYMENT_REFUSALS = ("payment_not_on_file", "refund_method", "gift_card_balance", "same_payment")
 
 
 def _refuse(ctx: TurnContext, task: AccountTask, code: str, **facts: Any) -> None:
@@ -517,7 +660,7 @@ def _refuse(ctx: TurnContext, task: AccountTask, code: str, **facts: Any) -> Non
     )
     _say(ctx, "refused", reason=text)
     # Keep what can be fixed in the next message; a status that forbids it ends the request.
-    if code in ("payment_not_on_file", "refund_method", "gift_card_balance", "same_payment"):
+    if code in _PAYMENT_REFUSALS:
         task.payment_method_id = None
     elif code in ("unavailable", "same_item", "other_product"):
         task.new_item_ids = {}
@@ -550,18 +693,23 @@ def _ask_order(ctx: TurnContext, task: AccountTask) -> None:
 def _ask_version(ctx: TurnContext, order: dict[str, Any], item_id: str) -> None:
     item = next(it for it in order["items"] if it["item_id"] == item_id)
     variants = ctx.deps.desk.actions.variants(item["product_id"])
-    available = [
-        {"options": _options(v["options"]), "price": v["price"]}
-        for v in variants
-        if v["available"] and v["item_id"] != item_id
-    ]
     _say(
         ctx,
         "which_version",
         name=item["name"],
         options=_options(item["options"]),
-        versions=available[:12],
+        versions=_versions(variants, item_id),
     )
+
+
+def _versions(
+    variants: list[dict[str, Any]], item_id: str, limit: int = 12
+) -> list[dict[str, Any]]:
+    return [
+        {"options": _options(v["options"]), "price": v["price"]}
+        for v in variants
+        if v["available"] and v["item_id"] != item_id
+    ][:limit]
 
 
 def _order_info(ctx: TurnContext, order_id: str) -> None:
@@ -659,6 +807,7 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
 
 def _execute(ctx: TurnContext, proposal: Proposal) -> None:
     outcome = ctx.call("execute_action", proposal=proposal, session_id=ctx.state.session_id)
+    ctx.state.last_action = str(proposal.kind)
     if outcome.repeated:
         _say(ctx, "done_already")
     else:

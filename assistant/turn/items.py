@@ -15,6 +15,7 @@ from .context import TurnContext
 from .grounded import ItemRefs, evidence, question_terms
 from .phrasing import phrase_checked
 from .shopping import on_screen
+from .variants import answer as answer_versions
 
 _PRICE_WORDS = re.compile(r"\b(price|cheap|cheaper|cheapest|expensive|cost|costs|budget)\b", re.I)
 _PRICE_QUESTION = re.compile(r"\bhow much\b|\bwhat('s| is) the (price|cost)\b|\bprice of\b", re.I)
@@ -108,6 +109,10 @@ def ask_about(ctx: TurnContext, cmd: AskAbout) -> Iterator[None]:
     question = cmd.question or ctx.text
     opened = [ctx.call("product_details", product_id=p.id) for p in products]
     _show(ctx, opened)
+    if answer_versions(ctx, opened, question):  # "in size M?", "available in black?"
+        ctx.record_mentions([p.id for p in opened], kind="click")
+        yield
+        return
     if _PRICE_QUESTION.search(question):  # the price is the catalogue's, said by code
         ctx.say(" ".join(f"{p.name} costs ${p.price:,.2f}." for p in opened))
         ctx.record_mentions([p.id for p in opened], kind="click")

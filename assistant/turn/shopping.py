@@ -19,6 +19,7 @@ from ..validate import product_names_in
 from .context import TurnContext
 from .grounded import ItemRefs
 from .phrasing import phrase_checked
+from .variants import annotate, availability_check, fits_for, mentions, shown_prices, with_options
 
 PICKS = 3
 _BACK_TO = re.compile(r"\b(back to|return to|again)\b", re.I)
@@ -196,6 +197,7 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
             )
         c = search_constraints(state, cmd, catalogue.vocabulary, ctx.text)
         reply.intent = "recommend"
+    c = with_options(ctx, c)  # "in blue, 1000ml": option values of the store's variants
     state.constraints = c
     query = redact(" ".join([c.text, *sorted(c.attributes)]).strip())
     try:
@@ -213,6 +215,8 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
         return
     state.topics[topic_key(c)] = c
     cards = recs.items
+    fits = fits_for(ctx, [cd.id for cd in cards], mentions(ctx, c))
+    annotate(ctx, cards, fits)
     reply.candidate_ids = recs.candidate_ids
     reply.products = cards
     state.shown = [cd.id for cd in cards]
@@ -233,10 +237,12 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
         first[0] = False
 
     named = frozenset().union(*(product_names_in(cd.reason, catalogue) for cd in cards))
+    claims, stock = refs.claims_check(ctx.text), availability_check(fits, products)
     phrase_checked(
         ctx,
         "recommend",
-        ctx.facts(recs.candidate_ids, named_ids=named),
+        # A version's price shown on a card is a fact too.
+        ctx.facts(recs.candidate_ids, named_ids=named, extra_prices=shown_prices(fits.values())),
         {
             "shopper_summary": recs.profile.explain(),
             "request": redact(ctx.text),  # PII never reaches a model, local or remote
@@ -245,7 +251,7 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
             "top": vars(cards[0]),
         },
         emit=emit,
-        extra_check=refs.claims_check(ctx.text),
+        extra_check=lambda sentence: claims(sentence) + stock(sentence),
         version=state.prompt_version,
         render=refs.render,
     )

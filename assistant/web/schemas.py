@@ -53,6 +53,10 @@ class ProductCardOut(BaseModel):
     price: float
     reason: str
     contributions: dict[str, float] = {}
+    variants: list[dict[str, Any]] = Field(
+        default=[],
+        description="Versions matching the options asked for: id, options, price, available",
+    )
 
 
 class ToolCallOut(BaseModel):

@@ -91,6 +91,7 @@ class Shop:
             raise SessionBusy("this conversation is still answering", 1)
         if slot.state.turns == 0 and slot.state.prompt_version is None:
             slot.state.prompt_version = self.prompt_version_for(user_id or session_id)
+        slot.state.client = client  # the identification limit counts per client address
         if not self.chat.slots.try_acquire():
             slot.lock.release()
             raise Busy("the assistant is busy; please retry shortly", retry)
