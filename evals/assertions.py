@@ -223,6 +223,8 @@ def _allowed_amounts(view: TurnView, ctx: CheckContext) -> set[float]:
     r = view.reply
     ids = {p.id for p in r.products} | set(r.cited_ids) | set(r.candidate_ids)
     prices = {round(ctx.catalogue.get(i).price, 2) for i in ids if i in ctx.catalogue}
+    # The versions a card carries (a store with variants) state their own prices.
+    prices |= {round(float(v["price"]), 2) for p in r.products for v in p.variants}
     # Code states differences ("cheaper by $0.08") and the budget it applied ("under $2.07").
     shown = [round(p.price, 2) for p in r.products]
     prices |= {round(abs(a - b), 2) for a, b in combinations(shown, 2)}

@@ -18,6 +18,7 @@ from .db import Database, ProductRow
 from .enrichment import Enrichment, EnrichmentStore, enriched_text
 from .sources.base import Product
 from .store import PRODUCTS, VectorStore
+from .variants import load_option_pairs
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class CatalogueIndex:
     vectors: np.ndarray  # (n, 384), L2-normalised, row i ↔ products[i]
     # LLM-enriched features by product id (retrieval/enrichment.py); empty when off or not run.
     enrichment: dict[str, Enrichment] = field(default_factory=dict)
+    # Every (option, value) pair of the products' variants: what "in blue, size M" can name.
+    option_pairs: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         self.position = {p.id: i for i, p in enumerate(self.products)}
@@ -57,7 +60,7 @@ class CatalogueIndex:
             values = [getattr(p, attr) or "" for p in self.products]
             vocab = {v: i for i, v in enumerate(sorted(set(values)))}
             self._codes[attr] = (vocab, np.array([vocab[v] for v in values], dtype=np.int32))
-        self.vocabulary = Vocabulary.from_products(self.products)
+        self.vocabulary = Vocabulary.from_products(self.products, self.option_pairs)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -148,4 +151,4 @@ class CatalogueIndex:
             log.warning("%d products have no vector yet; run `shopassist index`", missing)
         products = [rows[ids[i]] for i in keep]
         enriched = EnrichmentStore(db).lookup(products) if enrichment else {}
-        return cls(products, vecs[keep] if keep else vecs[:0], enriched)
+        return cls(products, vecs[keep] if keep else vecs[:0], enriched, load_option_pairs(db))

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
+from .variants import OptionIndex
+
 Sort = Literal["relevance", "price_asc", "price_desc", "rating"]
 SORTS: tuple[str, ...] = get_args(Sort)
 
@@ -42,9 +44,13 @@ class Vocabulary:
     # Lower-case words (3+ letters, a plural's final "s" dropped) of product and sub-category
     # names: whether a message asks for a kind of thing the shop sells ("a desk lamp then").
     name_words: frozenset[str] = frozenset()
+    # The variants' option values ("color: blue", "size: M"); empty in a one-version store.
+    options: OptionIndex = OptionIndex()
 
     @classmethod
-    def from_products(cls, products) -> Vocabulary:
+    def from_products(
+        cls, products, option_pairs: frozenset[tuple[str, str]] = frozenset()
+    ) -> Vocabulary:
         products = list(products)
         words = {w for p in products for w in name_words(f"{p.name} {p.sub_category}")}
         return cls(
@@ -52,6 +58,7 @@ class Vocabulary:
             frozenset(p.sub_category for p in products),
             frozenset(p.brand for p in products if p.brand),
             frozenset(words),
+            OptionIndex.build(option_pairs, (p.name for p in products)),
         )
 
 
@@ -171,7 +178,8 @@ class Constraints:
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b-\x1f\x7f]")
 _NUM = r"(-?\s*\d[\d,]*(?:\.\d+)?\s*k?)"
-_MONEY = rf"(?:\$|usd\s*)?\s*{_NUM}\s*(?:dollars|usd|bucks)?"
+# A number with a unit written on ("750ml", "8GB") is a size, not a price.
+_MONEY = rf"(?:\$|usd\s*)?\s*{_NUM}(?![a-z\d])\s*(?:dollars|usd|bucks)?"
 _MAX_WORDS = (
     r"under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within|<=?"
 )

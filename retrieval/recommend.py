@@ -71,6 +71,9 @@ class Recommendation:
     reason: str = ""
     score: float = 0.0
     contributions: dict[str, float] = field(default_factory=dict)
+    # The versions that answer what the shopper named ("in blue, 1000ml"): id, options, price
+    # and availability of each. Empty when nothing was named or the store has one version.
+    variants: list[dict] = field(default_factory=list)
 
     @classmethod
     def of(cls, product: Product, reason: str = "") -> Recommendation:

@@ -68,12 +68,11 @@ def fits_for(ctx: TurnContext, product_ids: Sequence[str], asked: list[OptionMen
     return out
 
 
-def card_variants(fit: Fit) -> list[dict]:
-    """The versions a card carries: those that hold what was asked, buyable ones first."""
-    listed = [*fit.available, *fit.unavailable][: MAX_VERSIONS * 2]
+def card_variants(versions: Iterable[Variant]) -> list[dict]:
+    """The versions a card carries (every one its text prices), buyable ones first."""
     return [
         {"id": v.id, "options": dict(v.options), "price": v.price, "available": v.available}
-        for v in listed
+        for v in sorted(versions, key=lambda v: not v.available)
     ]
 
 
@@ -121,7 +120,7 @@ def annotate(ctx: TurnContext, cards: list[ProductCard], fits: dict[str, Fit]) -
         fit = fits.get(cd.id)
         if fit is None or not fit.asked or fit.missing:
             continue  # only a product that has every option named speaks of its versions
-        cd.variants = card_variants(fit)
+        cd.variants = card_variants(fit.matches)
         said = note(ctx, fit)
         cd.reason = f"{cd.reason}. {said}" if cd.reason else said
 
@@ -173,8 +172,8 @@ def answer(ctx: TurnContext, products: list[Product], question: str) -> bool:
     cards = [ProductCard.of(p) for p in about]
     for cd in cards:
         fit = fits.get(cd.id)
-        if fit is not None and fit.matches:
-            cd.variants = card_variants(fit)
+        # A stock answer prices the product's versions: the card carries them all.
+        cd.variants = card_variants(fit.matches if fit is not None else versions.get(cd.id, []))
     ctx.reply.products = cards
     ctx.reply.cited_ids = ctx.reply.candidate_ids = [p.id for p in about]
     ctx.say("\n".join(lines))
