@@ -165,6 +165,13 @@ class OptionIndex:
                 add(words + k, (key, value), True)
         return by_first
 
+    @cached_property
+    def _names(self) -> dict[str, list[tuple[str, ...]]]:
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for n in self.names:
+            by_first.setdefault(n[0], []).append(n)
+        return by_first
+
     def find(self, text: str) -> list[OptionMention]:
         """The option values the text names, in order: longest phrase first, a value negated
         ("not leather") or inside a product name the text uses dropped."""
@@ -181,8 +188,8 @@ class OptionIndex:
                     spans[(i, j)] = (found, keyed or p.keyed)
         in_names = [
             (i, i + len(n))
-            for n in self.names
-            for i in range(len(toks) - len(n) + 1)
+            for i, tok in enumerate(toks)
+            for n in self._names.get(tok, ())
             if toks[i : i + len(n)] == n
         ]
         taken: list[tuple[int, int]] = []

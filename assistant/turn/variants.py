@@ -55,7 +55,9 @@ def with_options(ctx: TurnContext, c: Constraints) -> Constraints:
     return replace(c, attributes=frozenset(kept | {m.label for m in said}))
 
 
-def fits_for(ctx: TurnContext, product_ids: Sequence[str], asked: list[OptionMention]) -> dict:
+def fits_for(
+    ctx: TurnContext, product_ids: Sequence[str], asked: list[OptionMention]
+) -> dict[str, Fit]:
     """product id → Fit, for the products that have options (through the variants tool)."""
     if not asked or not product_ids:
         return {}
