@@ -32,6 +32,7 @@ class ConversationState:
     identity_hint: Any = None  # what they said so far (name without zip, ...)
     id_failures: int = 0
     identified_in_chat: bool = False
+    last_address: dict[str, str] | None = None  # the last address set: "that new address"
     last_action: str | None = None  # the last action run, for "do the same for my other order"
     client: str | None = None  # the client's address, for the identification rate limit
 

@@ -40,6 +40,7 @@ _KINDS: list[tuple[ActionKind | str, re.Pattern[str]]] = [
         re.compile(
             r"\b(shipping|delivery|order('s)?) address\b|\baddress (on|of|for)\b.{0,30}\border|"
             r"\b(ship|send|deliver) (it|them|the order|my order|\w+) to\b|"
+            r"\b(ship|send|sent|shipped|deliver|delivered)\b.{0,40}\bto (my|the|our|a) .{0,25}address\b|"
             r"\b(change|update|fix|correct|wrong)\b.{0,40}\baddress\b",
             re.I,
         ),
@@ -53,7 +54,7 @@ _KINDS: list[tuple[ActionKind | str, re.Pattern[str]]] = [
         ),
     ),
     (ActionKind.CANCEL, re.compile(r"\bcancel", re.I)),
-    ("change_items", re.compile(r"\b(exchange|swap|replace|switch)\b", re.I)),
+    ("change_items", re.compile(r"\b(exchange|swap|replace|switch|upgrade|downgrade)\b", re.I)),
     (
         ActionKind.RETURN,
         re.compile(r"\b(return|send (it|them|\w+) back|refund (for|on) (the|my))\b", re.I),
@@ -102,6 +103,53 @@ START_WITH = re.compile(r"\bstart(?:ing)? with (?:the )?([^.;!?]+)", re.I)
 SAME_AGAIN = re.compile(r"\b(do|the) (the )?same( thing)? (for|with|to)\b|\bsame for\b", re.I)
 
 
+_CHEAPEST = re.compile(r"\b(cheapest|lowest[- ]priced|least expensive|lowest price)\b", re.I)
+_DEAREST = re.compile(
+    r"\b(most expensive|priciest|highest[- ]priced|highest price|top of the line)\b", re.I
+)
+_CHEAPER = re.compile(r"\b(cheaper|less expensive|lower[- ]priced)\b", re.I)
+_DEARER = re.compile(r"\b(more expensive|pricier|higher[- ]priced)\b", re.I)
+
+
+_WHOLE_ORDER = re.compile(r"\b(whole|entire|complete) orders?\b", re.I)
+_NOT_WHOLE = re.compile(
+    r"\b(don't|do not|doesn't|does not|not) (want to )?(cancel )?(the |my )?(whole|entire)", re.I
+)
+
+
+def cancel_whole_order(text: str) -> bool:
+    """ "then cancel the whole order" (and not "I don't want to cancel the whole order")."""
+    return bool(_WHOLE_ORDER.search(text)) and not _NOT_WHOLE.search(text)
+
+
+OTHER_ORDER = re.compile(r"\b(another|other|different|second) (pending |delivered )?order\b", re.I)
+_PENDING_SAID = re.compile(
+    r"\b(pending|just (ordered|bought|placed)|haven'?t (received|got)|not (yet )?(shipped|arrived))\b",
+    re.I,
+)
+_DELIVERED_SAID = re.compile(r"\b(received|delivered|arrived|already got|i got)\b", re.I)
+
+
+def said_status(text: str) -> tuple[str, ...]:
+    """The order status the words point at: "my pending order", "the grill I received"."""
+    pending, delivered = _PENDING_SAID.search(text), _DELIVERED_SAID.search(text)
+    if pending and not delivered:
+        return ("pending",)
+    if delivered and not pending:
+        return ("delivered",)
+    return ()
+
+
+def price_pick(text: str) -> str | None:
+    """ "the cheapest version" -> "min", "the more expensive one" -> "max" (of two, the more
+    expensive is the most expensive)."""
+    if _CHEAPEST.search(text) or _CHEAPER.search(text):
+        return "min"
+    if _DEAREST.search(text) or _DEARER.search(text):
+        return "max"
+    return None
+
+
 def order_ids(text: str) -> list[str]:
     return list(dict.fromkeys(f"#{m.upper()}" for m in ORDER_ID.findall(text)))
 
@@ -147,12 +195,25 @@ def action_kind(text: str) -> ActionKind | str | None:
         starts = [m.start() for m in pattern.finditer(text)]
         if not starts:
             continue
+        if (
+            kind is ActionKind.USER_ADDRESS
+            and _DEFAULT_AS_TARGET.search(text)
+            and _KINDS[1][1].search(text)
+        ):
+            return ActionKind.MODIFY_ADDRESS
         if kind not in _LAST_WINS:
             return kind
         found.append((starts[-1], kind))
     if found:
         return max(found, key=lambda pk: pk[0])[1]
     return "change_items" if _CHANGE.search(text) else None
+
+
+# "ship it to my default address" / "..., which is my default address": the default address
+# is where the order goes, not what changes.
+_DEFAULT_AS_TARGET = re.compile(
+    r"\b(to|is|use|with) (my |the )?default( \w+)? (address|one|place)\b", re.I
+)
 
 
 def cancel_reason(text: str) -> str | None:
@@ -220,6 +281,16 @@ def named_products(text: str, names: list[str]) -> list[str]:
         ws = [w for w in WORD.findall(n.lower().replace("t-shirt", "tshirt"))]
         if ws and (ws[-1] in have or all(w in have for w in ws)):
             hits[n] = sum(w in have for w in ws)
+    heads = {WORD.findall(m.lower())[-1] for m in names if WORD.findall(m.lower())}
+    for n in names:  # "watch" for a Wristwatch, when no product is called "... Watch"
+        ws = WORD.findall(n.lower())
+        if (
+            n not in hits
+            and ws
+            and any(len(w) >= 4 and ws[-1].endswith(w) and ws[-1] != w for w in have)
+            and not (heads - {ws[-1]}) & have
+        ):
+            hits[n] = 1
     best: dict[str, int] = {}
     for n, h in hits.items():
         head = WORD.findall(n.lower())[-1]
@@ -235,6 +306,9 @@ def mention_positions(text: str, name: str) -> list[int]:
     return sorted(out)
 
 
+_CHANGE_TO = re.compile(r"\s(?:to|into|for)\s(?:a|an|the)\b", re.I)
+
+
 def pick_items(text: str, order: dict[str, Any]) -> list[str]:
     """The order's item ids the text names: "everything", or by product name, told apart by
     option values when the order holds the same product twice."""
@@ -244,14 +318,21 @@ def pick_items(text: str, order: dict[str, Any]) -> list[str]:
     if says_all_items(text):
         return [it["item_id"] for it in items if it["name"] not in left_out]
     names = [n for n in named_products(text, all_names) if n not in left_out]
+    # "change the 17-inch laptop to a 13-inch one": the item is told apart before the "to"
+    source = _CHANGE_TO.split(text, maxsplit=1)[0]
     chosen: list[str] = []
     for name in names:
         same = [it for it in items if it["name"] == name]
         if len(same) > 1:
-            told = [it for it in same if option_hits(text, it["options"]) > 0]
-            best = max((option_hits(text, it["options"]) for it in told), default=0)
-            told = [it for it in told if option_hits(text, it["options"]) == best]
+            said = source if any(option_hits(source, it["options"]) for it in same) else text
+            told = [it for it in same if option_hits(said, it["options"]) > 0]
+            best = max((option_hits(said, it["options"]) for it in told), default=0)
+            told = [it for it in told if option_hits(said, it["options"]) == best]
             same = told or same
+            pick = price_pick(text)
+            if len(same) > 1 and pick:  # "the more expensive one"
+                chosen_price = (min if pick == "min" else max)(it["price"] for it in same)
+                same = [it for it in same if it["price"] == chosen_price][:1]
         chosen += [it["item_id"] for it in same]
     return chosen
 
@@ -332,9 +413,10 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
         if new:
             wanted[key] = max(new, key=lambda pv: (pv[0], len(pv[1])))[1]
             changes = True
-        elif hits:
+        elif hits or _same_option(text, key):  # "same size", "keep the 1TB SSD"
             wanted[key] = str(old.get(key))
-    if not changes:
+    pick = price_pick(text)
+    if not changes and not pick:
         return VersionChoice(None, {})
     fits = [
         v
@@ -343,12 +425,27 @@ def pick_version(text: str, item: dict[str, Any], variants: list[dict[str, Any]]
         and v["item_id"] != item["item_id"]
         and all(v["options"].get(k) == val for k, val in wanted.items())
     ]
+    if _CHEAPER.search(text) and not _CHEAPEST.search(text):
+        fits = [v for v in fits if v["price"] < item["price"]]  # "only if there are cheaper ones"
+    elif _DEARER.search(text) and not _DEAREST.search(text):
+        fits = [v for v in fits if v["price"] > item["price"]]
     if not fits:
-        return VersionChoice(None, wanted)
+        return VersionChoice(None, wanted or {"price": pick or ""})
+    if pick:
+        chosen = (min if pick == "min" else max)(fits, key=lambda v: v["price"])
+        return VersionChoice(chosen, wanted)
     kept = [sum(v["options"].get(k) == old.get(k) for k in old) for v in fits]
     best = max(kept)
     top = [v for v, n in zip(fits, kept, strict=True) if n == best]
     return VersionChoice(top[0], wanted, ambiguous=len(top) > 1)
+
+
+def _same_option(text: str, key: str) -> bool:
+    k = re.escape(key.lower())
+    return bool(
+        re.search(rf"\b(same|keep the|keep its|still the) ({k}|[a-z ]*\band {k})\b", text.lower())
+        or re.search(rf"\b{k} (stays|the same)\b", text.lower())
+    )
 
 
 PART = re.compile(r"[a-z0-9]+")
@@ -436,7 +533,8 @@ def payment_choices(
 
 _DROP = re.compile(
     r"\b(never ?mind|forget (it|about it)|changed my mind|i'?ll keep (it|them)|"
-    r"(don't|do not) (cancel|change|return|exchange) (it|them|anything)|leave it( as it is)?)\b",
+    r"(don't|do not) (cancel|change|return|exchange) (it|them|anything)|leave it( as it is)?|"
+    r"leave (that|the|this|my) order (alone|as it is))\b",
     re.I,
 )
 
@@ -444,10 +542,10 @@ _DROP = re.compile(
 DROP_PART = _DROP
 
 
-def drops_request(text: str) -> bool:
-    """ "I've changed my mind, I'll keep it": the request under way is dropped (not when it
-    is a condition: "if you can't, never mind")."""
-    return bool(_DROP.search(text)) and not re.search(r"\bif\b", text, re.I)
+def drops_request(text: str, *, conditional: bool = False) -> bool:
+    """ "I've changed my mind, I'll keep it": the request under way is dropped. A condition
+    ("if you can't, never mind") counts only when `conditional` (the request was refused)."""
+    return bool(_DROP.search(text)) and (conditional or not re.search(r"\bif\b", text, re.I))
 
 
 _EXCLUDE = re.compile(
@@ -472,7 +570,9 @@ _STATE_ZIP = re.compile(r"^([A-Z]{2})\s+(\d{5})$")
 
 def address(text: str) -> dict[str, str] | None:
     """A full postal address written out: "123 Main St, Apt 4, Austin, TX 78701, USA"."""
-    for m in re.finditer(r"\d+\s+[^,]+(?:,[^,]+){2,5}", text):
+    sentences = re.split(r"(?<=[A-Za-z0-9]{3})[.!?]\s+(?=[A-Z])", text)
+    found = [m for part in sentences for m in re.finditer(r"\d+\s+[^,]+(?:,[^,]+){2,5}", part)]
+    for m in found:
         parts = [p.strip(" .!?") for p in m.group(0).split(",")]
         if not _STREET.match(parts[0]):
             continue

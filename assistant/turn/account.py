@@ -43,6 +43,8 @@ REFUSAL_TEXT = {
     "changed": "the order changed since I described the action; please check it again",
     "no_account": "this store keeps no account for you",
     "incomplete_address": "the address is incomplete",
+    "partial_cancel": "a pending order can only be cancelled as a whole, not item by item. "
+    "I can cancel all of order {order_id}, or you can return items once they're delivered",
 }
 _VERBS = {
     ActionKind.CANCEL: "cancelled",
@@ -70,6 +72,8 @@ class AccountTask:
     every_item: bool = False  # "all items" of each order in `targets`
     original_payment: bool = False  # "to the original payment method(s)", per order
     payment_fallbacks: list[str] = field(default_factory=list)  # "if not, my credit card"
+    item_names: list[str] = field(default_factory=list)  # products asked for across `targets`
+    whole_order: bool = False  # "if you can't cancel just that item, cancel the whole order"
     unmet: dict[str, dict[str, str]] = field(
         default_factory=dict
     )  # item id -> options no version has
@@ -288,8 +292,9 @@ def _read_request(
         kind = ctx.state.last_action
     ids = slots.order_ids(text)
     if kind and kind != task.kind:
-        if task.kind is not None:  # a new request: start over, keep the order if none is named
-            keep = task.order_id if not ids else None
+        if task.kind is not None:  # a new request: start over, keep the order if it can fit
+            fits = set(_STATUSES.get(kind, ())) & set(_STATUSES.get(task.kind, ()))  # type: ignore[arg-type]
+            keep = task.order_id if not ids and fits else None
             task.__dict__.update(AccountTask(order_id=keep).__dict__)
         task.kind = kind
     if account is None:
@@ -306,7 +311,7 @@ def _read_request(
     if task.kind in (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS) or (
         kind is None and task.kind is None and slots.address(text)
     ):
-        _address_targets(task, text, orders, account, ids)
+        _address_targets(task, text, orders, account, ids, ctx.state)
     elif ids:
         if ids[0] != task.order_id:
             task.item_ids, task.new_item_ids = [], {}
@@ -318,7 +323,17 @@ def _read_request(
             task.order_id, task.targets = fits[0], fits[1:]
             task.every_item = task.every_item or task.kind in (ActionKind.RETURN,)
     if task.order_id is None and task.kind is not None:
-        task.order_id = _infer_order(task, text, orders, ctx.state.last_order_id)
+        spread = _orders_holding(task, text, orders)
+        if spread:  # "return the keyboard and the gaming mouse": one order after the other
+            task.order_id, task.targets, task.item_names = (
+                spread[0],
+                spread[1:],
+                _named(text, orders),
+            )
+        else:
+            task.order_id = _infer_order(task, text, orders, ctx.state.last_order_id)
+    if task.kind is ActionKind.CANCEL and slots.cancel_whole_order(text):
+        task.whole_order = True
     task.reason = slots.cancel_reason(text) or task.reason
     order = by_id.get(task.order_id or "")
     paid = order["payment_history"] if order else []
@@ -338,6 +353,8 @@ def _read_request(
         task.every_item = True
     if order is not None and task.kind in _NEEDS_ITEMS:
         _read_items(ctx, task, text, order)
+    elif order is not None and task.kind is ActionKind.CANCEL:
+        task.item_ids = slots.pick_items(text, order) or task.item_ids  # checked: whole orders only
 
 
 def _address_targets(
@@ -346,38 +363,157 @@ def _address_targets(
     orders: list[dict[str, Any]],
     account: dict[str, Any],
     ids: list[str],
+    context: Any,
 ) -> None:
+    """Which orders (or the account) get which address. The address may be written out or
+    referred to: "my default address", "the same address as order #W1", "the address on my
+    luggage set order", "my New York address", "that new address"."""
     low = text.lower()
-    new = slots.address(text)
-    if new is None and "default address" in low and task.kind is ActionKind.MODIFY_ADDRESS:
-        new = dict(account["address"])
-    if new is None:  # "the address on my order with the smartphone" / "same as order #W1"
-        names = sorted({it["name"] for o in orders for it in o["items"]})
-        named = slots.named_products(text, names)
-        source = [o for o in orders if o["order_id"] in ids[-1:]] if "same as" in low else []
-        source = source or [
-            o for o in orders if named and {it["name"] for it in o["items"]} & set(named)
-        ]
-        if source and task.kind is not None and ("address" in low or "use that" in low):
-            new = dict(source[0]["address"])
-    task.address = new or task.address
+    source_part = _SOURCE.search(text)
+    same_as = [
+        i
+        for i in ids
+        if re.search(rf"same (address )?as (my )?(order )?{re.escape(i)}", text, re.I)
+    ]
+    ids = [i for i in ids if i not in same_as]
     targets: list[str] = []
-    pending = [o["order_id"] for o in orders if o["status"] == "pending"]
+    pending = [o for o in orders if o["status"] == "pending"]
     if task.kind is ActionKind.MODIFY_ADDRESS or "order" in low:
         if re.search(r"\ball (of )?my (pending )?orders\b|\bboth (of my )?orders\b", low):
-            targets = pending
+            targets = [o["order_id"] for o in pending]
         elif ids:
-            targets = [i for i in ids if "same as" not in low or i != ids[-1]]
-    if re.search(r"\b(default|account|profile)('s)? address\b|\bmy account\b", low) and (
-        task.kind is ActionKind.USER_ADDRESS or targets
+            targets = list(ids)
+    if (
+        re.search(r"\b(default|account|profile)('s)? address\b|\bmy account\b", low)
+        and (task.kind is ActionKind.USER_ADDRESS or targets)
+        and not _DEFAULT_AS_SOURCE.search(text)
     ):
         targets.append("account")
     if targets:
-        first = targets[0]
         task.targets = targets[1:]
-        _set_target(task, first)
-    elif task.kind is ActionKind.MODIFY_ADDRESS and task.order_id is None and len(pending) == 1:
-        task.order_id = pending[0]
+        _set_target(task, targets[0])
+    elif task.kind is ActionKind.MODIFY_ADDRESS and task.order_id is None:
+        task.order_id = _address_order(text, pending, source_part, context.last_order_id)
+    target = next((o for o in orders if o["order_id"] == task.order_id), None)
+    new = slots.address(text) or _address_reference(
+        text, orders, account, target, same_as, source_part, context.last_address, task.kind
+    )
+    task.address = new or task.address
+
+
+_SOURCE = re.compile(
+    r"\b(?:address|it'?s|it is|one|that'?s)\s+(?:is\s+)?(?:on|from|of|in)\s+(?:my|the|one of my)\s+"
+    r"([\w\s-]{0,40}?)\s*orders?\b",
+    re.I,
+)
+_DEFAULT_AS_SOURCE = re.compile(
+    r"\b(to|with|use) (my |the )?(default|account)\b(?! address to)|\bwhich is my default\b", re.I
+)
+_CITY_ALIASES = {
+    "nyc": "new york",
+    "new york city": "new york",
+    "la": "los angeles",
+    "dc": "washington",
+    "sf": "san francisco",
+    "philly": "philadelphia",
+}
+
+
+def _cities(text: str, known: set[str]) -> list[tuple[int, str]]:
+    """The cities of `known` the text names, with where ("NYC" is New York)."""
+    low = text.lower()
+    out = [(m.start(), c) for c in known for m in re.finditer(rf"\b{re.escape(c)}\b", low)]
+    for alias, city in _CITY_ALIASES.items():
+        if city in known:
+            flags = 0 if len(alias) == 2 else re.I  # "LA", "DC" only in capitals
+            name = alias.upper() if len(alias) == 2 else alias
+            out += [
+                (m.start(), city)
+                for m in re.finditer(rf"(?<![A-Za-z]){name}(?![A-Za-z])", text, flags)
+            ]
+    return sorted(out)
+
+
+def _address_order(
+    text: str, pending: list[dict[str, Any]], source: re.Match[str] | None, context: str | None
+) -> str | None:
+    """The pending order whose address is to change: "my order going to Los Angeles", "my
+    laptop order" (not the one the new address is taken from), or the only one."""
+    if len(pending) == 1:
+        return str(pending[0]["order_id"])
+    known = {str(o["address"].get("city", "")).lower() for o in pending}
+    going = re.finditer(
+        r"\b(?:going|shipping|sent|headed|heading|ships|delivered)"
+        r"(?:\s+(?:it|them|the order|my order|that order))?\s+to\s+(?:my\s+)?",
+        text,
+        re.I,
+    )
+    for m in going:
+        hits = [c for _, c in _cities(text[m.end() : m.end() + 40], known)][:1]
+        fits = [o for o in pending if str(o["address"].get("city", "")).lower() in hits]
+        if len(fits) == 1:
+            return str(fits[0]["order_id"])
+    said = text[: source.start()] + text[source.end() :] if source else text
+    names = sorted({it["name"] for o in pending for it in o["items"]})
+    named = set(slots.named_products(said, names))
+    if named and re.search(r"\b(my|the) other order\b", text, re.I):
+        rest = [o for o in pending if not named & {it["name"] for it in o["items"]}]
+        if len(rest) == 1:  # "my luggage set order ... but my other order"
+            return str(rest[0]["order_id"])
+    if named:
+        fits = [o for o in pending if named & {it["name"] for it in o["items"]}]
+        if source:  # "... it's the address on my tablet order": not that one
+            src = set(slots.named_products(source.group(1), names))
+            fits = [
+                o for o in fits if not (src and src & {it["name"] for it in o["items"]})
+            ] or fits
+        if len(fits) == 1:
+            return str(fits[0]["order_id"])
+    if context and any(o["order_id"] == context for o in pending):
+        return context
+    return None
+
+
+def _address_reference(
+    text: str,
+    orders: list[dict[str, Any]],
+    account: dict[str, Any],
+    target: dict[str, Any] | None,
+    same_as: list[str],
+    source: re.Match[str] | None,
+    last: dict[str, str] | None,
+    kind: ActionKind | str | None,
+) -> dict[str, str] | None:
+    """An address the text points at instead of writing it out; None when it points nowhere
+    or at more than one."""
+    low = text.lower()
+    here = dict(target["address"]) if target else None
+    others = [o for o in orders if target is None or o["order_id"] != target["order_id"]]
+    by_id = {o["order_id"]: o for o in orders}
+    if same_as and same_as[0] in by_id:
+        return dict(by_id[same_as[0]]["address"])
+    if kind is ActionKind.MODIFY_ADDRESS and re.search(r"\bdefault\b", low):
+        return dict(account["address"])
+    candidates: list[dict[str, str]] = []
+    if source is not None:
+        names = sorted({it["name"] for o in others for it in o["items"]})
+        src = set(slots.named_products(source.group(1), names))
+        held = [o for o in others if src & {it["name"] for it in o["items"]}] if src else others
+        candidates = [dict(o["address"]) for o in held]
+    known = {str(o["address"].get("city", "")).lower() for o in orders}
+    known.add(str(account["address"].get("city", "")).lower())
+    cities = {c for _, c in _cities(text, known)}
+    if cities:
+        pool = candidates or [dict(o["address"]) for o in others] + [dict(account["address"])]
+        candidates = [a for a in pool if str(a.get("city", "")).lower() in cities]
+    elif last is not None and re.search(r"\b(that|the|this) (new |same )?address\b", low):
+        return dict(last)
+    if here is not None:
+        candidates = [a for a in candidates if a != here]
+    unique = [a for i, a in enumerate(candidates) if a not in candidates[:i]]
+    if len(unique) == 1 and ("address" in low or "use that" in low or "place" in low or cities):
+        return unique[0]
+    return None
 
 
 def _set_target(task: AccountTask, target: str) -> None:
@@ -407,6 +543,45 @@ _STATUSES = {
     ActionKind.RETURN: ("delivered",),
     ActionKind.EXCHANGE: ("delivered",),
 }
+
+
+def _named(text: str, orders: list[dict[str, Any]]) -> list[str]:
+    """The products of the shopper's orders the text names, less those it sets aside."""
+    names = sorted({it["name"] for o in orders for it in o["items"]})
+    left_out = set(slots.excluded_products(text, names))
+    return [n for n in slots.named_products(text, names) if n not in left_out]
+
+
+def _orders_holding(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> list[str]:
+    """The orders the named products are spread over, when no one order holds them all (in
+    the order they were bought); with "the more expensive one", the order holding that one.
+    Empty when one order will do (`_infer_order` picks it)."""
+    named = set(_named(text, orders))
+    if not named:
+        return []
+    low = text.lower()
+    said_status = [s for s in ("pending", "delivered") if s in low]
+    fits = [
+        o
+        for o in orders
+        if o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
+        and (not said_status or o["status"] in said_status)
+    ]
+    cover = [o for o in fits if named & {it["name"] for it in o["items"]}]
+    pick = slots.price_pick(text)
+    if len(named) == 1 and len(cover) > 1 and pick:
+        (name,) = named
+        prices = {
+            o["order_id"]: (min if pick == "min" else max)(
+                it["price"] for it in o["items"] if it["name"] == name
+            )
+            for o in cover
+        }
+        best = (min if pick == "min" else max)(prices.values())
+        return [oid for oid, p in prices.items() if p == best][:1]
+    if len(cover) < 2 or any(named <= {it["name"] for it in o["items"]} for o in cover):
+        return []
+    return [o["order_id"] for o in cover]
 
 
 def _orders_for(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> list[str]:
@@ -453,11 +628,19 @@ def _infer_order(
     named = set(slots.named_products(text, names))
     statuses = _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
     fits = [o for o in orders if o["status"] in statuses]
+    said = slots.said_status(text)  # "in my pending order", "the grill I received"
+    fits = [o for o in fits if o["status"] in said] or fits if said else fits
+    if context and slots.OTHER_ORDER.search(text):  # "in my other order": not this one
+        orders = [o for o in orders if o["order_id"] != context]
+        fits = [o for o in fits if o["order_id"] != context]
+        context = None
     holding = [o for o in orders if named and named & {it["name"] for it in o["items"]}]
     if named:
         with_named = [o for o in fits if named <= {it["name"] for it in o["items"]}]
         with_any = [o for o in fits if named & {it["name"] for it in o["items"]}]
         fits = with_named or with_any
+    if len(fits) > 1 and context in {o["order_id"] for o in fits}:
+        return context  # the order this conversation is about, before any guess by options
     if len(fits) > 1 and named:  # "the small t-shirt": the order whose item has those options
         hits = {o["order_id"]: _option_match(text, o, named) for o in fits}
         best = max(hits.values())
@@ -490,7 +673,9 @@ def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str,
         item = items.get(item_id)
         if item is None:
             continue
-        part = parts.get(item["name"]) or (text if len(names) == 1 else "")
+        # "all the items, to the most expensive versions" speaks for every item
+        whole = len(names) == 1 or (slots.says_all_items(text) and slots.price_pick(text))
+        part = parts.get(item["name"]) or (text if whole else "")
         if not part:
             continue
         variants = ctx.deps.desk.actions.variants(item["product_id"])
@@ -581,6 +766,14 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
         if task.original_payment and order["payment_history"]:
             task.payment_method_id = order["payment_history"][0]["payment_method_id"]
     kind = ActionKind(task.kind)
+    if order is not None and not task.item_ids and task.item_names:
+        task.item_ids = [it["item_id"] for it in order["items"] if it["name"] in task.item_names]
+    if kind is ActionKind.CANCEL and order is not None and task.item_ids:
+        everything = {it["item_id"] for it in order["items"]}
+        if set(task.item_ids) != everything and not task.whole_order:
+            _refuse(ctx, task, "partial_cancel", order_id=task.order_id)
+            return
+        task.item_ids = []
     if kind in (ActionKind.RETURN, ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
         assert order is not None
         if not task.item_ids:
@@ -668,6 +861,8 @@ def _refuse(ctx: TurnContext, task: AccountTask, code: str, **facts: Any) -> Non
         task.reason = None
     elif code == "incomplete_address":
         task.address = None
+    elif code == "partial_cancel" and not slots.drops_request(ctx.text, conditional=True):
+        task.item_ids = []  # "then cancel the whole order" goes on from here
     else:
         ctx.state.account = None
 
@@ -808,6 +1003,8 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
 def _execute(ctx: TurnContext, proposal: Proposal) -> None:
     outcome = ctx.call("execute_action", proposal=proposal, session_id=ctx.state.session_id)
     ctx.state.last_action = str(proposal.kind)
+    if proposal.address:
+        ctx.state.last_address = dict(proposal.address)
     if outcome.repeated:
         _say(ctx, "done_already")
     else:
