@@ -33,7 +33,10 @@ class ConversationState:
     id_failures: int = 0
     identified_in_chat: bool = False
     last_address: dict[str, str] | None = None  # the last address set: "that new address"
-    last_action: str | None = None  # the last action run, for "do the same for my other order"
+    last_action: str | None = None
+    refunds: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # what this chat's actions refund  # the last action run, for "do the same for my other order"
     client: str | None = None  # the client's address, for the identification rate limit
 
 

@@ -124,7 +124,8 @@ def cancel_whole_order(text: str) -> bool:
 
 OTHER_ORDER = re.compile(r"\b(another|other|different|second) (pending |delivered )?order\b", re.I)
 _PENDING_SAID = re.compile(
-    r"\b(pending|just (ordered|bought|placed)|haven'?t (received|got)|not (yet )?(shipped|arrived))\b",
+    r"\b(pending|just (ordered|bought|placed)|(haven'?t|hasn'?t|has not|have not) (yet )?"
+    r"(received|got|arrived)|not (yet )?(shipped|arrived))\b",
     re.I,
 )
 _DELIVERED_SAID = re.compile(r"\b(received|delivered|arrived|already got|i got)\b", re.I)
@@ -132,9 +133,10 @@ _DELIVERED_SAID = re.compile(r"\b(received|delivered|arrived|already got|i got)\
 
 def said_status(text: str) -> tuple[str, ...]:
     """The order status the words point at: "my pending order", "the grill I received"."""
-    pending, delivered = _PENDING_SAID.search(text), _DELIVERED_SAID.search(text)
+    pending = _PENDING_SAID.search(text)
+    delivered = _DELIVERED_SAID.search(_PENDING_SAID.sub("", text))
     if pending and not delivered:
-        return ("pending",)
+        return ("pending", "processed") if "receiv" in pending.group(0).lower() else ("pending",)
     if delivered and not pending:
         return ("delivered",)
     return ()

@@ -23,6 +23,8 @@ from ..support.actions import (
 )
 from ..support.identity import IdentificationLocked
 from ..support.orders import OrderNotFound
+from . import account_info
+from .account_info import address_text, options_text
 from .context import TurnContext
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,12 @@ def wants_account(ctx: TurnContext) -> bool:
     st, text = ctx.state, ctx.text
     if st.account is not None or st.identifying:
         return True
-    if _GENERAL_QUESTION.search(text) and not (_MINE.search(text) or slots.order_ids(text)):
+    mid_service = st.identified_in_chat or st.last_intent == "order_action"
+    if (
+        _GENERAL_QUESTION.search(text)
+        and not (_MINE.search(text) or slots.order_ids(text))
+        and not (mid_service and _ABOUT_IT.search(text))
+    ):
         return False  # "can I exchange a delivered item?": the policy answers that
     kind = slots.action_kind(text)
     direct = kind in (ActionKind.CANCEL, ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS)
@@ -99,6 +106,10 @@ def wants_account(ctx: TurnContext) -> bool:
     ):
         return True
     if kind is not None and st.identified_in_chat:
+        return True
+    if (
+        st.identified_in_chat or st.last_intent == "order_action"
+    ) and account_info.asks_about_orders(text):
         return True
     return (
         asked
@@ -129,6 +140,8 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
             proposal, task.pending = task.pending, None
             _execute(ctx, proposal)
             more = _after_yes(text)
+            if not more and account_info.answer_questions(ctx, slots.after_yes(text), None):
+                pass  # "yes. And what's my balance now?"
             if more:
                 st.account = task = AccountTask()
                 text = more
@@ -176,6 +189,11 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         return
     _read_request(ctx, task, text, account)
     if task.kind is None and task.order_id is None and _product_question(ctx, text):
+        yield
+        return
+    answered = account_info.answer_questions(ctx, text, task.pending)
+    if answered and task.kind is None:
+        st.account = None
         yield
         return
     _advance(ctx, task, account)
@@ -229,6 +247,7 @@ _GENERAL_QUESTION = re.compile(
     r"^\s*(what|what's|whats) (is )?(your|the) (policy|rule)|^\s*do you (allow|accept|offer)\b",
     re.I,
 )
+_ABOUT_IT = re.compile(r"\b(it|them|this one|that one)\b", re.I)  # "can I exchange it?"
 _MINE = re.compile(r"\b(my|mine|i've|i have|i received|i bought|i ordered)\b", re.I)
 _ORDERISH = re.compile(
     r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", re.I
@@ -708,7 +727,7 @@ def _drop_unmet(ctx: TurnContext, task: AccountTask, order: dict[str, Any]) -> b
             ctx,
             "no_such_version",
             name=item["name"],
-            wanted=_options(task.unmet.pop(item_id)),
+            wanted=options_text(task.unmet.pop(item_id)),
             versions=_versions(variants, item_id),
         )
         return False
@@ -717,7 +736,7 @@ def _drop_unmet(ctx: TurnContext, task: AccountTask, order: dict[str, Any]) -> b
             ctx,
             "version_left_out",
             name=items[item_id]["name"],
-            wanted=_options(task.unmet.pop(item_id)),
+            wanted=options_text(task.unmet.pop(item_id)),
         )
         ctx.say(" ")
     task.new_item_ids = {
@@ -892,7 +911,7 @@ def _ask_version(ctx: TurnContext, order: dict[str, Any], item_id: str) -> None:
         ctx,
         "which_version",
         name=item["name"],
-        options=_options(item["options"]),
+        options=options_text(item["options"]),
         versions=_versions(variants, item_id),
     )
 
@@ -901,7 +920,7 @@ def _versions(
     variants: list[dict[str, Any]], item_id: str, limit: int = 12
 ) -> list[dict[str, Any]]:
     return [
-        {"options": _options(v["options"]), "price": v["price"]}
+        {"options": options_text(v["options"]), "price": v["price"]}
         for v in variants
         if v["available"] and v["item_id"] != item_id
     ][:limit]
@@ -932,7 +951,7 @@ def _order_info(ctx: TurnContext, order_id: str) -> None:
         )
         or "no payment on record",
         tracking=", ".join(tracking),
-        address=_address_text(order["address"]),
+        address=address_text(order["address"]),
     )
 
 
@@ -958,7 +977,7 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
             ctx,
             f"propose_{kind}",
             order_id=p.order_id,
-            address=_address_text(p.address or {}),
+            address=address_text(p.address or {}),
         )
     elif kind is ActionKind.MODIFY_PAYMENT:
         _say(
@@ -974,7 +993,8 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
             "propose_return",
             order_id=p.order_id,
             changes=[
-                {"name": c.name, "old": _options(c.options), "price": c.price} for c in p.changes
+                {"name": c.name, "old": options_text(c.options), "price": c.price}
+                for c in p.changes
             ],
             amount=p.amount,
             payment=p.payment_label,
@@ -988,9 +1008,9 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
             changes=[
                 {
                     "name": c.name,
-                    "old": _options(c.options),
+                    "old": options_text(c.options),
                     "price": c.price,
-                    "new": _options(c.new_options),
+                    "new": options_text(c.new_options),
                     "new_price": c.new_price,
                 }
                 for c in p.changes
@@ -1003,6 +1023,8 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
 def _execute(ctx: TurnContext, proposal: Proposal) -> None:
     outcome = ctx.call("execute_action", proposal=proposal, session_id=ctx.state.session_id)
     ctx.state.last_action = str(proposal.kind)
+    if not outcome.repeated:
+        account_info.record(ctx, proposal)
     if proposal.address:
         ctx.state.last_address = dict(proposal.address)
     if outcome.repeated:
@@ -1021,23 +1043,8 @@ def _say(ctx: TurnContext, key: str, **values: Any) -> None:
     ctx.say(ctx.deps.library.text("account", key, **values))
 
 
-def _options(options: dict[str, str]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in options.items()) or "standard"
-
-
 def _items_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"name": it["name"], "options": _options(it["options"]), "price": it["price"]}
+        {"name": it["name"], "options": options_text(it["options"]), "price": it["price"]}
         for it in items
     ]
-
-
-def _address_text(a: dict[str, str]) -> str:
-    parts = [
-        a.get("address1"),
-        a.get("address2"),
-        a.get("city"),
-        f"{a.get('state', '')} {a.get('zip', '')}".strip(),
-        a.get("country"),
-    ]
-    return ", ".join(p for p in parts if p)
