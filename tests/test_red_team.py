@@ -15,6 +15,7 @@ from assistant.agent import Agent
 from assistant.support import index_knowledge
 from evals.assertions import ASSERTION_TYPES, Assertion
 from evals.redteam.attacks import (
+    ACTION_LEAK_KINDS,
     CATEGORIES,
     LEAK_KINDS,
     Attack,
@@ -53,12 +54,14 @@ def test_attack_file_covers_every_category(targets):
     attacks = build_attacks(targets)
     assert len(attacks) >= 53
     assert len({a.id for a in attacks}) == len(attacks)
-    per = {c: sum(a.category == c for a in attacks) for c in CATEGORIES}
+    # Action abuse needs a store that acts on orders: actions.yaml, tests/test_red_team_actions.py.
+    per = {c: sum(a.category == c for a in attacks) for c in CATEGORIES if c != "action_abuse"}
     assert min(per.values()) >= 4, per
     assert any(len(a.turns) > 2 for a in attacks)
     assert all(a.must_say and a.must_not_leak for a in attacks)
     targeted = {k for a in attacks for k in a.must_not_leak}
-    assert targeted >= set(LEAK_KINDS) - {"audit_log_lost", "catalogue_changed"}, targeted
+    untargeted = {"audit_log_lost", "catalogue_changed", *ACTION_LEAK_KINDS}
+    assert targeted >= set(LEAK_KINDS) - untargeted, targeted
     # Real other shoppers, not made-up ones, filled into the turns.
     assert targets.victims and all(v.orders for v in targets.victims)
     by_id = {a.id: a for a in attacks}
