@@ -381,12 +381,14 @@ def option_hits(text: str, options: dict[str, str]) -> int:
 
 
 def item_segments(text: str, names: list[str]) -> dict[str, str]:
-    """Each named product's part of the text: from its first mention to the next product's."""
-    starts = sorted((min(pos), n) for n in names if (pos := mention_positions(text, n)))
-    out = {}
-    for i, (start, name) in enumerate(starts):
-        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-        out[name] = text[start:end]
+    """Each named product's part of the text: from each of its mentions to the next mention
+    of any product ("in my order with the bicycle and the puzzle ... the bicycle for a large
+    one, and the puzzle for ...")."""
+    marks = sorted((pos, n) for n in names for pos in mention_positions(text, n))
+    out: dict[str, str] = {}
+    for i, (start, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else len(text)
+        out[name] = (out.get(name, "") + " " + text[start:end]).strip()
     return out
 
 
@@ -536,7 +538,7 @@ def payment_choices(
 _DROP = re.compile(
     r"\b(never ?mind|forget (it|about it)|changed my mind|i'?ll keep (it|them)|"
     r"(don't|do not) (cancel|change|return|exchange) (it|them|anything)|leave it( as it is)?|"
-    r"leave (that|the|this|my) order (alone|as it is))\b",
+    r"leave (that|the|this|my) order (alone|as it is)|i'?ll (do|cancel|handle|change) (it|that) myself)\b",
     re.I,
 )
 

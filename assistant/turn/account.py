@@ -75,6 +75,7 @@ class AccountTask:
     original_payment: bool = False  # "to the original payment method(s)", per order
     payment_fallbacks: list[str] = field(default_factory=list)  # "if not, my credit card"
     item_names: list[str] = field(default_factory=list)  # products asked for across `targets`
+    wishes: dict[str, str] = field(default_factory=dict)  # product name -> words on its version
     whole_order: bool = False  # "if you can't cancel just that item, cancel the whole order"
     unmet: dict[str, dict[str, str]] = field(
         default_factory=dict
@@ -310,7 +311,11 @@ def _read_request(
     if kind is None and task.kind is None and slots.SAME_AGAIN.search(text):
         kind = ctx.state.last_action
     ids = slots.order_ids(text)
-    if kind and kind != task.kind:
+    same_change = kind == "change_items" and task.kind in (
+        ActionKind.MODIFY_ITEMS,
+        ActionKind.EXCHANGE,
+    )
+    if kind and kind != task.kind and not same_change:
         if task.kind is not None:  # a new request: start over, keep the order if it can fit
             fits = set(_STATUSES.get(kind, ())) & set(_STATUSES.get(task.kind, ()))  # type: ignore[arg-type]
             keep = task.order_id if not ids and fits else None
@@ -372,6 +377,7 @@ def _read_request(
         task.every_item = True
     if order is not None and task.kind in _NEEDS_ITEMS:
         _read_items(ctx, task, text, order)
+        _more_orders(task, text, orders, order)
     elif order is not None and task.kind is ActionKind.CANCEL:
         task.item_ids = slots.pick_items(text, order) or task.item_ids  # checked: whole orders only
 
@@ -598,7 +604,10 @@ def _orders_holding(task: AccountTask, text: str, orders: list[dict[str, Any]]) 
         }
         best = (min if pick == "min" else max)(prices.values())
         return [oid for oid, p in prices.items() if p == best][:1]
-    if len(cover) < 2 or any(named <= {it["name"] for it in o["items"]} for o in cover):
+    several = re.search(r"\b(both|all|each)\b", low) and not re.search(r"\bone of\b", low)
+    if len(cover) < 2 or (
+        any(named <= {it["name"] for it in o["items"]} for o in cover) and not several
+    ):
         return []
     return [o["order_id"] for o in cover]
 
@@ -675,10 +684,37 @@ def _infer_order(
     return None
 
 
+def _more_orders(
+    task: AccountTask, text: str, orders: list[dict[str, Any]], order: dict[str, Any]
+) -> None:
+    """ "I also want to return the e-reader" when it is in another order: that order is next."""
+    here = {it["name"] for it in order["items"]}
+    missing = [n for n in _named(text, orders) if n not in here]
+    if not missing:
+        return
+    for o in orders:
+        if (
+            o["order_id"] != order["order_id"]
+            and o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
+            and set(missing) & {it["name"] for it in o["items"]}
+            and o["order_id"] not in task.targets
+        ):
+            task.targets.append(o["order_id"])
+    task.item_names = list(dict.fromkeys(task.item_names + missing))
+
+
+_ADDING = re.compile(r"\b(also|too|as well|both together|add|plus)\b", re.I)
+
+
 def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str, Any]) -> None:
     picked = slots.pick_items(text, order)
     if not picked and task.every_item and not task.item_ids:
         picked = [it["item_id"] for it in order["items"]]
+    if picked and task.item_ids and _ADDING.search(text):  # "I also want to return the watch"
+        names = {it["item_id"]: it["name"] for it in order["items"]}
+        again = {names.get(i) for i in picked}  # "the robotic vacuum, plus ...": told apart now
+        kept = [i for i in task.item_ids if names.get(i) not in again]
+        picked = list(dict.fromkeys(kept + picked))
     if picked and picked != task.item_ids:
         kept = {task.item_ids[i]: n for i, n in task.new_item_ids.items() if i < len(task.item_ids)}
         task.item_ids = picked
@@ -699,6 +735,8 @@ def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str,
             continue
         variants = ctx.deps.desk.actions.variants(item["product_id"])
         choice = slots.pick_version(part, item, variants)
+        if choice.wanted:
+            task.wishes[item["name"]] = part  # the same wish holds in the next order
         if choice.variant is not None:
             task.new_item_ids[pos] = choice.variant["item_id"]
             task.unmet.pop(item_id, None)
@@ -803,6 +841,12 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
         if not _drop_unmet(ctx, task, order):
             return
         for pos, item_id in enumerate(task.item_ids):
+            item = next(it for it in order["items"] if it["item_id"] == item_id)
+            wish = task.wishes.get(item["name"])
+            if pos not in task.new_item_ids and wish:
+                choice = slots.pick_version(wish, item, actions.variants(item["product_id"]))
+                if choice.variant is not None:
+                    task.new_item_ids[pos] = choice.variant["item_id"]
             if pos not in task.new_item_ids:
                 _ask_version(ctx, order, item_id)
                 return
