@@ -19,7 +19,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 ZIP = re.compile(r"\b(\d{5})\b")
 _NAME = re.compile(
     r"\b(?i:i am|i'm|im|my name is|name's|this is|it's|it is|name is)\s+"
-    r"([A-Z][a-zA-Z'-]+)\s+([A-Z][a-zA-Z'-]+)"
+    r"(?i:(?:also|actually|really|now)\s+)?([A-Z][a-zA-Z'-]+)\s+([A-Z][a-zA-Z'-]+)"
 )
 _USER_ID = re.compile(r"\b([a-z]+)_([a-z]+)_\d{3,5}\b")
 _PAIR = re.compile(r"\b([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)\b")
@@ -177,6 +177,31 @@ def says_all_items(text: str) -> bool:
 
 def is_no(text: str) -> bool:
     return bool(_NO.search(text))
+
+
+# Words that make a "yes" something less than a go-ahead: a doubt, a delay, a question.
+_HESITANT = re.compile(
+    r"\?|\b(not|no|never|don'?t|do not|wait|hold on|later|think|hmm+|unsure|maybe|perhaps|"
+    r"whatever|first|before|if|cost|how|what|why|which|when)\b|n't\b",
+    re.I,
+)
+_THEN_NEW = re.compile(
+    r"\b(and also|also|and then|then|plus|next|additionally|one more thing)\b", re.I
+)
+
+
+def confirms(text: str, order_id: str | None) -> bool:
+    """An explicit go-ahead for the action stated just before: a yes-word first, and nothing
+    in the same breath that doubts, delays, asks, or points at another order. A new request
+    may follow ("yes, and also cancel #W2"); it is taken up for its own confirmation."""
+    if not is_yes(text) or amends(text):
+        return False
+    rest = after_yes(text)
+    split = _THEN_NEW.search(rest)
+    head = rest[: split.start()] if split and action_kind(rest[split.start() :]) else rest
+    if _HESITANT.search(head):
+        return False
+    return all(i == order_id for i in order_ids(head))
 
 
 def amends(text: str) -> bool:
@@ -486,6 +511,9 @@ def payment_method(
     low = text.lower()
     if original and says_original(low):
         return original
+    named_id = re.search(r"\b(gift_card|credit_card|paypal)_\d+\b", low)
+    if named_id:  # an id, on file or not: the policy refuses one that isn't the shopper's
+        return named_id.group(0)
     last_four = re.findall(r"\b(\d{4})\b", low)
     for mid, m in methods.items():
         if m.get("source") == "credit_card" and m.get("last_four") in last_four:
@@ -494,7 +522,7 @@ def payment_method(
         "paypal": re.compile(r"\bpay ?pal\b"),
         "gift_card": re.compile(r"\bgift ?cards?\b"),
         "credit_card": re.compile(
-            r"\b(credit card|card|visa|mastercard|master card|amex|american express|discover)\b"
+            r"\b(credit card|(?<!gift )(?<!gift)card|visa|mastercard|master card|amex|american express|discover)\b"
         ),
     }
     for source, pattern in by_source.items():

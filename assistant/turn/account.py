@@ -137,7 +137,7 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
             _say(ctx, "dropped")
             yield
             return
-        if slots.is_yes(text) and not slots.amends(text):
+        if slots.confirms(text, task.pending.order_id):
             proposal, task.pending = task.pending, None
             _execute(ctx, proposal)
             more = _after_yes(text)
@@ -317,8 +317,8 @@ def _read_request(
     )
     if kind and kind != task.kind and not same_change:
         if task.kind is not None:  # a new request: start over, keep the order if it can fit
-            fits = set(_STATUSES.get(kind, ())) & set(_STATUSES.get(task.kind, ()))  # type: ignore[arg-type]
-            keep = task.order_id if not ids and fits else None
+            common = set(_STATUSES.get(kind, ())) & set(_STATUSES.get(task.kind, ()))
+            keep = task.order_id if not ids and common else None
             task.__dict__.update(AccountTask(order_id=keep).__dict__)
         task.kind = kind
     if account is None:
@@ -342,9 +342,9 @@ def _read_request(
         task.order_id = ids[0]
         task.targets = [i for i in ids[1:] if i != task.order_id]
     elif task.kind is not None and task.order_id is None and slots.MANY_ORDERS.search(text):
-        fits = _orders_for(task, text, orders)
-        if fits:
-            task.order_id, task.targets = fits[0], fits[1:]
+        many = _orders_for(task, text, orders)
+        if many:
+            task.order_id, task.targets = many[0], many[1:]
             task.every_item = task.every_item or task.kind in (ActionKind.RETURN,)
     if task.order_id is None and task.kind is not None:
         spread = _orders_holding(task, text, orders)
@@ -711,10 +711,10 @@ def _read_items(ctx: TurnContext, task: AccountTask, text: str, order: dict[str,
     if not picked and task.every_item and not task.item_ids:
         picked = [it["item_id"] for it in order["items"]]
     if picked and task.item_ids and _ADDING.search(text):  # "I also want to return the watch"
-        names = {it["item_id"]: it["name"] for it in order["items"]}
-        again = {names.get(i) for i in picked}  # "the robotic vacuum, plus ...": told apart now
-        kept = [i for i in task.item_ids if names.get(i) not in again]
-        picked = list(dict.fromkeys(kept + picked))
+        name_of = {it["item_id"]: it["name"] for it in order["items"]}
+        again = {name_of.get(i) for i in picked}  # "the robotic vacuum, plus ...": told apart now
+        still = [i for i in task.item_ids if name_of.get(i) not in again]
+        picked = list(dict.fromkeys(still + picked))
     if picked and picked != task.item_ids:
         kept = {task.item_ids[i]: n for i, n in task.new_item_ids.items() if i < len(task.item_ids)}
         task.item_ids = picked
