@@ -243,6 +243,46 @@ _DEFAULT_AS_TARGET = re.compile(
 )
 
 
+_NOT_SEPARATE = re.compile(
+    r"\b(if|otherwise|or|instead|rather|won'?t|don'?t|not|unless|only)\b|n't\b", re.I
+)
+_CLAUSE_END = re.compile(r"[,;.!?]\s+|\s+(and|then|also|plus)\s+", re.I)
+
+
+def split_requests(text: str) -> list[str]:
+    """Several requests of different kinds in one message ("cancel my pending orders, and
+    return the smart watch") as one text each, in order. A correction or a fallback ("return
+    it instead", "if not, cancel it") is one request, read as before."""
+    cues: list[tuple[int, int, ActionKind | str]] = []
+    for kind, pattern in _KINDS:
+        cues += [(m.start(), m.end(), kind) for m in pattern.finditer(text)]
+    cues.sort()
+    starts: list[int] = []
+    last_kind: ActionKind | str | None = None
+    last_end = -1
+    addresses = (ActionKind.MODIFY_ADDRESS, ActionKind.USER_ADDRESS)
+    for start, end, kind in cues:
+        if start < last_end or kind == last_kind or (kind in addresses and last_kind in addresses):
+            last_end = max(last_end, end)
+            continue
+        if last_kind is not None:
+            clause = text[starts[-1] if starts else 0 : start]
+            cut = [m.start() for m in _CLAUSE_END.finditer(text, max(last_end, 0), start)]
+            if not cut or _NOT_SEPARATE.search(clause):
+                return [text]
+            starts.append(cut[-1])
+        last_kind, last_end = kind, end
+    if not starts:
+        return [text]
+    bounds = [0, *starts, len(text)]
+    joins = re.compile(r"^(and|then|also|plus)\s+|\s+(and|then|also|plus)$", re.I)
+    parts = [
+        joins.sub("", text[a:b].strip(" ,;.")).strip(" ,;.")
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    return [p for p in parts if p]
+
+
 def cancel_reason(text: str) -> str | None:
     for reason, pattern in CANCEL_REASON_WORDS:
         if pattern.search(text):

@@ -76,6 +76,8 @@ class AccountTask:
     payment_fallbacks: list[str] = field(default_factory=list)  # "if not, my credit card"
     item_names: list[str] = field(default_factory=list)  # products asked for across `targets`
     wishes: dict[str, str] = field(default_factory=dict)  # product name -> words on its version
+    queue: list[str] = field(default_factory=list)  # further requests said in the same message
+    suspended: AccountTask | None = None  # the request this one interrupted ("also, ...")
     whole_order: bool = False  # "if you can't cancel just that item, cancel the whole order"
     unmet: dict[str, dict[str, str]] = field(
         default_factory=dict
@@ -153,6 +155,7 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
                 return
             else:
                 st.account = None
+                _continue(ctx, task)
                 yield
                 return
         else:
@@ -188,6 +191,10 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         st.account = None
         yield
         return
+    requests = slots.split_requests(text)
+    if len(requests) > 1:  # one at a time, each with its own confirmation
+        text = requests[0]
+        task.queue.extend(requests[1:])
     _read_request(ctx, task, text, account)
     if task.kind is None and task.order_id is None and _product_question(ctx, text):
         yield
@@ -319,7 +326,10 @@ def _read_request(
         if task.kind is not None:  # a new request: start over, keep the order if it can fit
             common = set(_STATUSES.get(kind, ())) & set(_STATUSES.get(task.kind, ()))
             keep = task.order_id if not ids and common else None
-            task.__dict__.update(AccountTask(order_id=keep).__dict__)
+            # Unless it replaces it ("return it instead"), the earlier request waits its turn.
+            left = task.suspended if _INSTEAD.search(text) else AccountTask(**task.__dict__)
+            task.__dict__.update(AccountTask(order_id=keep, queue=task.queue).__dict__)
+            task.suspended = left  # "also, ...": the earlier request is taken up again after
         task.kind = kind
     if account is None:
         if ids:
@@ -703,6 +713,32 @@ def _more_orders(
     task.item_names = list(dict.fromkeys(task.item_names + missing))
 
 
+_INSTEAD = re.compile(
+    r"\b(instead|actually|rather|changed my mind|never ?mind|forget (it|that|about))\b", re.I
+)
+
+
+def _continue(ctx: TurnContext, task: AccountTask) -> None:
+    """After a request ends: the next one said in the same message, else the one it
+    interrupted."""
+    st = ctx.state
+    assert st.user_id is not None
+    account = ctx.deps.desk.actions.account(st.user_id)
+    if task.queue:
+        nxt = AccountTask(queue=task.queue[1:], suspended=task.suspended)
+        st.account = nxt
+        ctx.say(" ")
+        _read_request(ctx, nxt, task.queue[0], account)
+        _advance(ctx, nxt, account)
+    elif task.suspended is not None and task.suspended.kind is not None:
+        st.account = task.suspended
+        task.suspended.pending = None
+        ctx.say(" ")
+        _say(ctx, "back_to_request")
+        ctx.say(" ")
+        _advance(ctx, task.suspended, account)
+
+
 _ADDING = re.compile(r"\b(also|too|as well|both together|add|plus)\b", re.I)
 
 
@@ -928,6 +964,7 @@ def _refuse(ctx: TurnContext, task: AccountTask, code: str, **facts: Any) -> Non
         task.item_ids = []  # "then cancel the whole order" goes on from here
     else:
         ctx.state.account = None
+        _continue(ctx, task)
 
 
 def _ask_order(ctx: TurnContext, task: AccountTask) -> None:
