@@ -34,6 +34,7 @@ class ConversationState:
     identified_in_chat: bool = False
     last_address: dict[str, str] | None = None  # the last address set: "that new address"
     last_action: str | None = None
+    last_payment: str | None = None  # the method the last action used: "PayPal again"
     refunds: list[dict[str, Any]] = field(
         default_factory=list
     )  # what this chat's actions refund  # the last action run, for "do the same for my other order"

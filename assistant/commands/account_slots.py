@@ -53,7 +53,7 @@ _KINDS: list[tuple[ActionKind | str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    (ActionKind.CANCEL, re.compile(r"\bcancel", re.I)),
+    (ActionKind.CANCEL, re.compile(r"\bcancel(?!led\b)", re.I)),  # not "my cancelled order"
     ("change_items", re.compile(r"\b(exchange|swap|replace|switch|upgrade|downgrade)\b", re.I)),
     (
         ActionKind.RETURN,
@@ -134,10 +134,12 @@ _DELIVERED_SAID = re.compile(r"\b(received|delivered|arrived|already got|i got)\
 def said_status(text: str) -> tuple[str, ...]:
     """The order status the words point at: "my pending order", "the grill I received"."""
     pending = _PENDING_SAID.search(text)
-    delivered = _DELIVERED_SAID.search(_PENDING_SAID.sub("", text))
-    if pending and not delivered:
+    delivered = _DELIVERED_SAID.search(_PENDING_SAID.sub(lambda m: " " * len(m.group(0)), text))
+    # Both said: the first belongs to the item ("the hose I received, like the one in my
+    # pending order").
+    if pending and (not delivered or pending.start() < delivered.start()):
         return ("pending", "processed") if "receiv" in pending.group(0).lower() else ("pending",)
-    if delivered and not pending:
+    if delivered:
         return ("delivered",)
     return ()
 
@@ -244,7 +246,9 @@ _DEFAULT_AS_TARGET = re.compile(
 
 
 _NOT_SEPARATE = re.compile(
-    r"\b(if|otherwise|or|instead|rather|won'?t|don'?t|not|unless|only)\b|n't\b", re.I
+    r"\b(if|otherwise|or|instead|rather|won'?t|don'?t|not|unless|only|i mean|sorry|"
+    r"correction|meant)\b|n't\b",
+    re.I,
 )
 _CLAUSE_END = re.compile(r"[,;.!?]\s+|\s+(and|then|also|plus)\s+", re.I)
 
@@ -373,6 +377,11 @@ def mention_positions(text: str, name: str) -> list[int]:
     return sorted(out)
 
 
+_ORDER_BY = re.compile(
+    r"\b(?:i )?(?:got|came|bought|ordered|received|order|one)\s+with\s+(?:the\s+|my\s+|a\s+)?"
+    r"[\w-]+(?:\s+[\w-]+)?(?:\s+and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)?",
+    re.I,
+)
 _CHANGE_TO = re.compile(r"\s(?:to|into|for)\s(?:a|an|the)\b", re.I)
 
 
@@ -380,6 +389,7 @@ def pick_items(text: str, order: dict[str, Any]) -> list[str]:
     """The order's item ids the text names: "everything", or by product name, told apart by
     option values when the order holds the same product twice."""
     items = order["items"]
+    text = _ORDER_BY.sub(" ", text)  # "the backpack I got with the vacuum": not the vacuum
     all_names = sorted({it["name"] for it in items})
     left_out = set(excluded_products(text, all_names))
     if says_all_items(text):

@@ -169,7 +169,12 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         _say(ctx, "dropped")
         yield
         return
-    elif slots.is_yes(text) and not slots.action_kind(text) and len(text.split()) <= 6:
+    elif (
+        task.kind is None
+        and slots.is_yes(text)
+        and not slots.action_kind(text)
+        and len(text.split()) <= 6
+    ):
         _say(ctx, "nothing_to_confirm")
         yield
         return
@@ -898,6 +903,14 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
         ActionKind.MODIFY_ITEMS,
         ActionKind.MODIFY_PAYMENT,
     )
+    last = ctx.state.last_payment
+    if (
+        needs_payment
+        and task.payment_method_id is None
+        and kind in (ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS)
+        and last in account.get("payment_methods", {})
+    ):
+        task.payment_method_id = last  # stated with the request; "use my card instead" amends it
     if needs_payment and task.payment_method_id is None:
         methods = account.get("payment_methods", {})
         _say(
@@ -1104,6 +1117,8 @@ def _state_proposal(ctx: TurnContext, p: Proposal, order: dict[str, Any] | None)
 def _execute(ctx: TurnContext, proposal: Proposal) -> None:
     outcome = ctx.call("execute_action", proposal=proposal, session_id=ctx.state.session_id)
     ctx.state.last_action = str(proposal.kind)
+    if proposal.payment_method_id:
+        ctx.state.last_payment = proposal.payment_method_id
     if not outcome.repeated:
         account_info.record(ctx, proposal)
     if proposal.address:
