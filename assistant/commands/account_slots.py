@@ -64,7 +64,10 @@ _KINDS: list[tuple[ActionKind | str, re.Pattern[str]]] = [
         re.compile(
             r"\b(change|modify|update)\b.{0,60}\b(to|into|for) (a |an |the )?"
             r"(\w+ )*(one|version|size|color|colou?r|model)\b|"
-            r"\b(change|modify)\b.{0,20}\b(items?|options?|size|colou?r)\b",
+            r"\b(change|modify)\b.{0,20}\b(items?|options?|size|colou?r)\b|"
+            # "change the luggage set to red" (not "change the shipping address to ...")
+            r"\b(change|switch|swap|upgrade)\s+(the|my|that|this)\s+"
+            r"(?!shipping|delivery|address|payment|default)[\w-]+(\s+[\w-]+)?\s+(to|into)\b",
             re.I,
         ),
     ),
@@ -284,7 +287,10 @@ def split_requests(text: str) -> list[str]:
         joins.sub("", text[a:b].strip(" ,;.")).strip(" ,;.")
         for a, b in zip(bounds, bounds[1:], strict=False)
     ]
-    return [p for p in parts if p]
+    return [p for p in parts if p and not _NOT_NOW.search(p)]
+
+
+_NOT_NOW = re.compile(r"\b(later|myself|another time|some other time)\b", re.I)
 
 
 def cancel_reason(text: str) -> str | None:
@@ -337,7 +343,8 @@ def identity(text: str, known: Identity | None = None, *, explicit: bool = False
 
 
 def words(text: str) -> set[str]:
-    return set(WORD.findall(text.lower().replace("t-shirt", "tshirt")))
+    found = set(WORD.findall(text.lower().replace("t-shirt", "tshirt")))
+    return found | {w[:-3] + "f" for w in found if w.endswith("ves")}  # "bookshelves"
 
 
 def named_products(text: str, names: list[str]) -> list[str]:

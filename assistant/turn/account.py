@@ -198,6 +198,8 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
         return
     requests = slots.split_requests(text)
     if len(requests) > 1:  # one at a time, each with its own confirmation
+        # Items can be changed once and that locks the order: other changes go first.
+        requests.sort(key=lambda r: slots.action_kind(r) == "change_items")
         text = requests[0]
         task.queue.extend(requests[1:])
     _read_request(ctx, task, text, account)
@@ -719,7 +721,9 @@ def _more_orders(
 
 
 _INSTEAD = re.compile(
-    r"\b(instead|actually|rather|changed my mind|never ?mind|forget (it|that|about))\b", re.I
+    r"\b(instead|actually|rather|changed my mind|never ?mind|forget (it|that|about)|then just|"
+    r"fine,? then|ok(ay)?,? then)\b",
+    re.I,
 )
 
 
