@@ -39,6 +39,10 @@ class ConversationState:
         default_factory=list
     )  # what this chat's actions refund  # the last action run, for "do the same for my other order"
     client: str | None = None  # the client's address, for the identification rate limit
+    # "en" / "zh": the reply language. `language_fixed` when the shopper chose it (UI switch,
+    # widget data-lang); otherwise it follows their latest message (assistant/lang.py).
+    language: str = "en"
+    language_fixed: bool = False
 
 
 @dataclass
