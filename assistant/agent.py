@@ -24,6 +24,7 @@ from .commands.schema import Clarify, Command, Decline, OrderAction, Search
 from .commands.understand import TurnView, Understander, describe_screen, describe_search
 from .conversation import ConversationState, Reply, ToolCall
 from .guards import GuardError, redact, screen
+from .lang import detect_language
 from .prompts import PromptLibrary, system_prompt_runs
 from .router import IntentRouter
 from .tools import AgentTools
@@ -121,6 +122,8 @@ class Agent:
     def _run(self, ctx: TurnContext) -> Iterator[None]:
         state, reply, settings = ctx.state, ctx.reply, self.deps.settings
         t = time.perf_counter()
+        if not state.language_fixed:  # replies follow the shopper's latest message
+            state.language = detect_language(ctx.message, default=state.language)  # type: ignore[arg-type]
         try:
             screened = screen(ctx.message, settings.max_message_chars)
         except GuardError as exc:

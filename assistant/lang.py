@@ -34,4 +34,4 @@ def normalise_language(value: str | None) -> Language | None:
     if not value:
         return None
     head = value.strip().lower().replace("_", "-").split("-")[0]
-    return head if head in LANGUAGES else None  # type: ignore[return-value]
+    return head if head in LANGUAGES else None
