@@ -20,6 +20,10 @@ from .conftest import RAW, build_stack, make_settings
 FAKE_MODEL_TASKS = [
     "0", "6", "10", "11", "22", "25", "37", "44", "48", "52",
     "57", "59", "66", "69", "82", "85", "87", "88", "106", "113",
+    # harder paths: a version left out, payment fallback, items over several orders, several
+    # requests in one message, superlatives, partial cancel, an interrupted request resumed,
+    # addresses by reference, "the more expensive one", adding to a stated request
+    "1", "4", "13", "14", "16", "20", "28", "41", "72", "83", "91", "103", "109", "112",
 ]  # fmt: skip
 DEFAULT_MODEL_TASKS = ["0", "11", "59", "66", "87"]
 YUSUF_ID = "Hi, I'm Yusuf Rossi, zip code 19122."
