@@ -32,12 +32,13 @@ class ConversationState:
     identity_hint: Any = None  # what they said so far (name without zip, ...)
     id_failures: int = 0
     identified_in_chat: bool = False
-    last_address: dict[str, str] | None = None  # the last address set: "that new address"
+    # What this conversation did and talked about, for references: "that new address", "do
+    # the same for my other order", "PayPal again", "take it off", "how much in total?".
+    last_address: dict[str, str] | None = None
     last_action: str | None = None
-    last_payment: str | None = None  # the method the last action used: "PayPal again"
-    refunds: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # what this chat's actions refund  # the last action run, for "do the same for my other order"
+    last_payment: str | None = None
+    last_item: dict[str, str] | None = None
+    refunds: list[dict[str, Any]] = field(default_factory=list)
     client: str | None = None  # the client's address, for the identification rate limit
     # "en" / "zh": the reply language. `language_fixed` when the shopper chose it (UI switch,
     # widget data-lang); otherwise it follows their latest message (assistant/lang.py).

@@ -19,7 +19,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def detect_language(text: str, default: Language = "en") -> Language:
-    """"zh" when the text is written in Chinese (mixed with English words or not), "en" when
+    """ "zh" when the text is written in Chinese (mixed with English words or not), "en" when
     it is Latin script, `default` when it has neither (digits, emoji, an order id)."""
     han = len(_HAN.findall(text))
     latin = len(_LATIN_WORD.findall(text))

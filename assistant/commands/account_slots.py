@@ -120,6 +120,11 @@ _NOT_WHOLE = re.compile(
 )
 
 
+def refuses_whole_order(text: str) -> bool:
+    """ "I don't want to cancel the whole order"."""
+    return bool(_NOT_WHOLE.search(text))
+
+
 def cancel_whole_order(text: str) -> bool:
     """ "then cancel the whole order" (and not "I don't want to cancel the whole order")."""
     return bool(_WHOLE_ORDER.search(text)) and not _NOT_WHOLE.search(text)

@@ -79,6 +79,7 @@ class AccountTask:
     queue: list[str] = field(default_factory=list)  # further requests said in the same message
     suspended: AccountTask | None = None  # the request this one interrupted ("also, ...")
     whole_order: bool = False  # "if you can't cancel just that item, cancel the whole order"
+    not_whole: bool = False  # "I don't want to cancel the whole order"
     unmet: dict[str, dict[str, str]] = field(
         default_factory=dict
     )  # item id -> options no version has
@@ -262,7 +263,7 @@ _GENERAL_QUESTION = re.compile(
     r"^\s*(what|what's|whats) (is )?(your|the) (policy|rule)|^\s*do you (allow|accept|offer)\b",
     re.I,
 )
-_ABOUT_IT = re.compile(r"\b(it|them|this one|that one)\b", re.I)  # "can I exchange it?"
+_ABOUT_IT = re.compile(r"\b(it|them|this one|that one|mine)\b", re.I)  # "can I exchange it?"
 _MINE = re.compile(r"\b(my|mine|i've|i have|i received|i bought|i ordered)\b", re.I)
 _ORDERISH = re.compile(
     r"\b(orders?|ordered|bought|received|purchased|delivered|arrived|payment)\b", re.I
@@ -375,6 +376,8 @@ def _read_request(
             task.order_id = _infer_order(task, text, orders, ctx.state.last_order_id)
     if task.kind is ActionKind.CANCEL and slots.cancel_whole_order(text):
         task.whole_order = True
+    if task.kind is ActionKind.CANCEL and slots.refuses_whole_order(text):
+        task.not_whole = True
     task.reason = slots.cancel_reason(text) or task.reason
     order = by_id.get(task.order_id or "")
     paid = order["payment_history"] if order else []
@@ -397,6 +400,19 @@ def _read_request(
         _more_orders(task, text, orders, order)
     elif order is not None and task.kind is ActionKind.CANCEL:
         task.item_ids = slots.pick_items(text, order) or task.item_ids  # checked: whole orders only
+    last = ctx.state.last_item
+    if (
+        order is not None
+        and not task.item_ids
+        and last
+        and last["order_id"] == order["order_id"]
+        and _ABOUT_IT.search(text)
+        and task.kind in (*_NEEDS_ITEMS, ActionKind.CANCEL)
+        and not slots.says_all_items(text)
+    ):  # "can you take it off my order?" after asking about its speaker
+        task.item_ids = [it["item_id"] for it in order["items"] if it["name"] == last["name"]]
+        if task.kind is not ActionKind.CANCEL:
+            _read_items(ctx, task, text, order)
 
 
 def _address_targets(
@@ -872,10 +888,13 @@ def _advance(ctx: TurnContext, task: AccountTask, account: dict[str, Any] | None
         task.item_ids = [it["item_id"] for it in order["items"] if it["name"] in task.item_names]
     if kind is ActionKind.CANCEL and order is not None and task.item_ids:
         everything = {it["item_id"] for it in order["items"]}
-        if set(task.item_ids) != everything and not task.whole_order:
+        if (set(task.item_ids) != everything and not task.whole_order) or task.not_whole:
             _refuse(ctx, task, "partial_cancel", order_id=task.order_id)
             return
         task.item_ids = []
+    if kind is ActionKind.CANCEL and task.not_whole:  # "I don't want to cancel the whole order"
+        _refuse(ctx, task, "partial_cancel", order_id=task.order_id)
+        return
     if kind in (ActionKind.RETURN, ActionKind.EXCHANGE, ActionKind.MODIFY_ITEMS):
         assert order is not None
         if not task.item_ids:

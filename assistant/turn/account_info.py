@@ -205,6 +205,8 @@ def _items(ctx: TurnContext, q: str, order: dict[str, Any]) -> str:
     names = sorted({it["name"] for it in order["items"]})
     named = set(slots.named_products(q, names))
     items = [it for it in order["items"] if not named or it["name"] in named]
+    if len(named) == 1:  # "can you take it off my order?" next refers to this item
+        ctx.state.last_item = {"order_id": order["order_id"], "name": next(iter(named))}
     return ctx.deps.library.text(
         "account",
         "info_items",
