@@ -57,7 +57,7 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.enrichment import CacheKey, EnrichmentStore, shipped_file
     from retrieval.sources import get_source
 
-    products = get_source(settings.catalogue).load(settings.raw_dir).products
+    products = get_source(settings.catalogue, settings).load(settings.raw_dir).products
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = EnrichmentStore(Database(settings.resolved_database_url))
     if args.shipped:
@@ -366,7 +366,7 @@ def _extra_parsers() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Sub-commands that live next to their code: each `register(sub)` adds a parser with
     `set_defaults(handler=fn)` where fn(args, settings) -> exit code."""
     out = []
-    for module in ("assistant.privacy", "retrieval.evaluation.cli"):
+    for module in ("assistant.privacy", "retrieval.evaluation.cli", "retrieval.importing.cli"):
         try:
             out.append(__import__(module, fromlist=["register"]).register)
         except ImportError as exc:

@@ -22,7 +22,7 @@ from .embed import Encoder
 from .enrichment import EnrichmentStore, enriched_text, shipped_file, text_hash
 from .settings import Settings
 from .sources import get_source
-from .sources.base import Product
+from .sources.base import CatalogueData, Product
 from .store import PRODUCTS, VectorStore
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,15 @@ def build_index(
     settings: Settings, db: Database, store: VectorStore, encoder: Encoder, progress: bool = False
 ) -> IndexReport:
     t0 = time.perf_counter()
-    data = get_source(settings.catalogue).load(settings.raw_dir)
-    db.load_catalogue(data)
+    source = get_source(settings.catalogue, settings)
+    if getattr(source, "in_database", False):
+        # An imported store: its records are the database's (`shopassist import` wrote them).
+        with db.session() as s:
+            rows = s.scalars(select(ProductRow).where(ProductRow.source == settings.catalogue))
+            data = CatalogueData(settings.catalogue, [Product.from_record(r) for r in rows])
+    else:
+        data = source.load(settings.raw_dir)
+        db.load_catalogue(data)
     texts = index_texts(settings, db, data.products)
     hashes = {p.id: index_hash(p, texts[p.id]) for p in data.products}
     existing = store.existing_hashes(PRODUCTS)

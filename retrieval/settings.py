@@ -10,6 +10,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The demo stores shipped with the code (retrieval/sources); any other catalogue name is an
+# imported store (retrieval/importing), with its own database under data_dir/stores/<name>/.
+BUILTIN_CATALOGUES = frozenset({"superstore", "electronics", "retail"})
+
 # Offline switches: set before any HF / gradio / chroma import does network work.
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -44,7 +48,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("data"), description="Everything the app writes lives here."
     )
-    catalogue: Literal["superstore", "electronics", "retail"] = "superstore"
+    catalogue: str = Field(
+        default="superstore",
+        pattern=r"^[a-z0-9][a-z0-9_-]{1,31}$",
+        description="The store served: a built-in demo store (superstore, electronics, retail) "
+        "or one made by `shopassist import products --store NAME` (retrieval/importing).",
+    )
     store_name: str | None = Field(
         default=None, description="The name shoppers see; defaults to the catalogue's own."
     )
@@ -139,6 +148,10 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.catalogue not in BUILTIN_CATALOGUES:  # an imported store has its own database
+            path = self.data_dir / "stores" / self.catalogue / "shopassist.db"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return f"sqlite:///{path.resolve()}"
         return f"sqlite:///{(self.data_dir / 'shopassist.db').resolve()}"
 
     @property

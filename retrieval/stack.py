@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def copy_data_dir(src: Path, into: Path) -> None:
     """A private, writable copy of an indexed data dir (database and vectors copied; the
     read-only fetched data and models linked), for runs that must not touch the original."""
-    for name in ("shopassist.db", "chroma"):
+    for name in ("shopassist.db", "chroma", "stores"):
         path = src / name
         if path.is_dir():
             shutil.copytree(path, into / name)
@@ -95,7 +95,15 @@ class RetrievalStack:
     def store_name(self) -> str:
         from .sources import get_source
 
-        return self.settings.store_name or get_source(self.settings.catalogue).display_name
+        source = get_source(self.settings.catalogue, self.settings)
+        return self.settings.store_name or source.display_name
+
+    @property
+    def currency(self) -> str:
+        """The store's currency (ISO code): an imported store's own, else USD."""
+        from .sources import get_source
+
+        return str(getattr(get_source(self.settings.catalogue, self.settings), "currency", "USD"))
 
     def search(self) -> ProductSearch:
         return ProductSearch(self.catalogue, self.encoder, self.store)

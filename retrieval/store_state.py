@@ -15,7 +15,7 @@ from .sources import get_source
 
 def reset_store(settings: Settings, db: Database) -> int:
     """Restore accounts and live orders from the fetched source files; returns the order count."""
-    data = get_source(settings.catalogue).load(settings.raw_dir)
+    data = get_source(settings.catalogue, settings).load(settings.raw_dir)
     db.reset_store_state(data)
     return len(data.order_states)
 

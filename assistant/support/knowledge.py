@@ -127,7 +127,7 @@ class KnowledgeBase:
             from retrieval.sources import get_source
 
             settings = stack.settings
-            own = getattr(get_source(settings.catalogue), "knowledge_dir", None)
+            own = getattr(get_source(settings.catalogue, settings), "knowledge_dir", None)
             knowledge_dir = own(settings.raw_dir) if own else None
         return cls(stack.store, stack.encoder, knowledge_dir)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import (
     CatalogueData,
     CatalogueSource,
@@ -16,6 +18,9 @@ from .electronics import ElectronicsSource
 from .retail import RetailSource
 from .superstore import SuperstoreSource
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 SOURCES: dict[str, type] = {
     "superstore": SuperstoreSource,
     "electronics": ElectronicsSource,
@@ -23,11 +28,24 @@ SOURCES: dict[str, type] = {
 }
 
 
-def get_source(name: str) -> CatalogueSource:
-    try:
+def get_source(name: str, settings: Settings | None = None) -> CatalogueSource:
+    """A built-in demo store, or an imported store (retrieval/importing) under the data dir of
+    `settings` (default: the environment's settings)."""
+    if name in SOURCES:
         return SOURCES[name]()
-    except KeyError:
-        raise ValueError(f"unknown catalogue {name!r}; choose one of {sorted(SOURCES)}") from None
+    from ..importing.registry import StoreRegistry, imported_source
+    from ..settings import get_settings
+
+    settings = settings or get_settings()
+    found = imported_source(name, settings)
+    if found is None:
+        stores = StoreRegistry(settings.data_dir).names()
+        raise ValueError(
+            f"unknown catalogue {name!r}; choose one of {sorted(SOURCES)}"
+            + (f" or an imported store: {stores}" if stores else "")
+            + " (import one with `shopassist import products FILE --store NAME`)"
+        )
+    return found
 
 
 __all__ = [
