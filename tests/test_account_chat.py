@@ -236,3 +236,35 @@ def test_train_tasks_pass_with_the_default_model(retail, pristine):
     _, report = _replay(retail, pristine, llm, DEFAULT_MODEL_TASKS)
     assert report["passed"] == len(DEFAULT_MODEL_TASKS), report["failed"]
     assert report["unconfirmed_actions"] == 0
+
+
+def test_taking_an_item_off_a_pending_order_never_cancels_the_whole_order(agent, retail):
+    before = actions_run(retail)
+    _, replies = chat(
+        agent,
+        YUSUF_ID,
+        "How much was the espresso machine in my order #W4776164?",
+        "Can you take it off my order? I don't want to cancel the whole order.",
+        "yes",
+    )
+    assert "$" in replies[1].text and "Espresso Machine" in replies[1].text
+    assert replies[2].refused == "partial_cancel" and "To confirm" not in replies[2].text
+    assert status(retail, "#W4776164") == "pending" and actions_run(retail) == before
+
+
+def test_two_requests_in_one_message_are_confirmed_one_by_one(agent, retail):
+    before = actions_run(retail)
+    state, replies = chat(
+        agent,
+        YUSUF_ID,
+        "Cancel order #W6247578 because I no longer need it, and return the headphones "
+        "from #W2378156 to my credit card.",
+    )
+    assert "To confirm: cancel order #W6247578" in replies[-1].text
+    assert "return" not in replies[-1].text.split("To confirm")[1].split(".")[0]
+    _, (first,) = chat(agent, "yes", state=state)
+    assert status(retail, "#W6247578") == "cancelled"
+    assert "To confirm: return from order #W2378156" in first.text
+    assert actions_run(retail) == before + 1  # the return waits for its own yes
+    chat(agent, "yes", state=state)
+    assert status(retail, "#W2378156") == "return requested" and actions_run(retail) == before + 2

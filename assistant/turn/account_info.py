@@ -128,6 +128,7 @@ def _answer(
     if order is None:
         return ""
     oid = order["order_id"]
+    ctx.state.last_order_id = oid  # the order being talked about: "take it off my order"
     out: list[str] = []
     if _TRACKING.search(q):
         tracking = [t for f in order["fulfillments"] for t in f.get("tracking_id", [])]
@@ -148,7 +149,9 @@ def _answer(
         )
     if _STATUS_Q.search(q):
         out.append(lib.text("account", "info_status", order_id=oid, status=order["status"]))
-    if _PAID_TOTAL.search(q) and not _ITEM_FACTS.search(q):
+    names = sorted({it["name"] for it in order["items"]})
+    item_named = bool(slots.named_products(q, names))  # "how much was the speaker?"
+    if _PAID_TOTAL.search(q) and not _ITEM_FACTS.search(q) and not item_named:
         out.append(_paid(ctx, q, order, orders))
     elif _ITEM_FACTS.search(q) or _PAID_TOTAL.search(q):
         out.append(_items(ctx, q, order))
