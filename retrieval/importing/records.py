@@ -59,6 +59,8 @@ class ImportedProduct:
     images: list[ImportedImage] = field(default_factory=list)
     handle: str = ""  # the source's own key (Shopify handle, WooCommerce ID/SKU, ...)
     rating: float | None = None
+    # Descriptive facts that are not options ("material: cotton"), kept in the product text.
+    attributes: dict[str, str] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- catalogue mapping
     def category(self) -> str:
@@ -99,11 +101,17 @@ class ImportedProduct:
         options = self.options_summary()
         if options:
             parts.append(options)
+        if self.attributes:
+            parts.append("; ".join(f"{k}: {v}" for k, v in self.attributes.items()))
         if self.description:
             parts.append(self.description)
         if self.tags:
             parts.append("tags: " + ", ".join(self.tags))
-        text = ". ".join(parts)
+        text = ""
+        for part in parts:
+            if text:
+                text += " " if text.endswith((".", "!", "?", "…")) else ". "
+            text += part
         return text if len(text) <= MAX_FEATURES else text[: MAX_FEATURES - 1].rstrip() + "…"
 
     def to_product(self, source: str) -> Product:
@@ -154,6 +162,7 @@ class ImportedProduct:
             list(self.tags),
             self.rating,
             self.handle,
+            self.attributes,
             [
                 [
                     v.id,

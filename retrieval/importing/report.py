@@ -129,7 +129,7 @@ class ImportReport:
             lines.append(f"  {self.embedded:,} products embedded")
         if self.currency:
             lines.append(f"  currency: {self.currency}")
-        for problem in self.errors + self.warnings:
+        for problem in sorted(self.errors + self.warnings, key=lambda p: (p.file, p.line)):
             lines.append(f"  {problem}")
         hidden = (self.errors_total - len(self.errors)) + (self.warnings_total - len(self.warnings))
         if hidden:
