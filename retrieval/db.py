@@ -82,6 +82,28 @@ class OrderLineRow(Base):
     sales: Mapped[float] = mapped_column(Float)
 
 
+class OrderFactsRow(Base):
+    """What an imported order says about itself (its shop's payment and fulfilment statuses,
+    when it shipped, was delivered or cancelled, tracking): order status and returns read these
+    instead of deriving them from dates. Orders without a row (Superstore) are derived.
+    A table of its own, so a database made before imports existed gains it by `create_all`."""
+
+    __tablename__ = "order_facts"
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # the import format: shopify, csv, jsonl
+    email: Mapped[str] = mapped_column(String(256), default="")
+    financial_status: Mapped[str] = mapped_column(String(32), default="")
+    fulfillment_status: Mapped[str] = mapped_column(String(32), default="")
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    total: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # [{"number": ..., "company": ..., "url": ...}], as the export gives them; never invented.
+    tracking: Mapped[list] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str] = mapped_column(String(32), default="")
+
+
 class VariantRow(Base):
     """A buyable version of a product: its own id, options, price and availability."""
 
@@ -263,6 +285,7 @@ class Database:
                 OrderStateRow,
                 AccountRow,
                 VariantRow,
+                OrderFactsRow,
                 OrderLineRow,
                 OrderRow,
                 CustomerRow,

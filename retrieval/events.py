@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import func, select
 
-from .db import Database, EventRow, OrderLineRow, OrderRow
+from .db import Database, EventRow, OrderFactsRow, OrderLineRow, OrderRow
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,8 @@ def all_events(db: Database, types: Iterable[str] = EVENT_TYPES) -> list[StoredE
 
 
 def seed_purchases_from_orders(db: Database) -> int:
-    """Real purchase history: one event per order line, at its order date. Idempotent."""
+    """Real purchase history: one event per order line, at its order date. Idempotent.
+    An imported order its shop cancelled (or voided) was never a purchase and seeds nothing."""
     with db.session() as s:
         lines = s.execute(
             select(
@@ -223,7 +224,13 @@ def seed_purchases_from_orders(db: Database) -> int:
                 OrderLineRow.product_id,
                 OrderRow.customer_id,
                 OrderRow.order_date,
-            ).join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+            )
+            .join(OrderRow, OrderRow.id == OrderLineRow.order_id)
+            .outerjoin(OrderFactsRow, OrderFactsRow.order_id == OrderRow.id)
+            .where(
+                OrderFactsRow.cancelled_at.is_(None),
+                func.coalesce(OrderFactsRow.financial_status, "") != "voided",
+            )
         ).all()
         if not lines:
             return 0

@@ -90,9 +90,62 @@ def _products(args: argparse.Namespace, settings: Settings) -> int:
     return print_report(args, report)
 
 
+def _people_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=["shopify", "csv", "jsonl"],
+        default=None,
+        help="the file's format (default: detected); a generic file's columns are named by "
+        "--mapping, or are the field names themselves",
+    )
+
+
+def _customers(args: argparse.Namespace, settings: Settings) -> int:
+    from .customers import import_customers
+
+    report = import_customers(
+        settings,
+        args.file,
+        store=resolve_store(args, settings),
+        format=args.format,
+        mapping=args.mapping,
+        dry_run=args.dry_run,
+        max_errors=args.max_errors,
+        progress=not args.quiet and not args.json,
+    )
+    return print_report(args, report)
+
+
+def _orders(args: argparse.Namespace, settings: Settings) -> int:
+    from .orders import import_orders
+
+    report = import_orders(
+        settings,
+        args.file,
+        store=resolve_store(args, settings),
+        format=args.format,
+        mapping=args.mapping,
+        dry_run=args.dry_run,
+        max_errors=args.max_errors,
+        progress=not args.quiet and not args.json,
+    )
+    return print_report(args, report)
+
+
 # kind → (configure its parser, handle it). Orders and customers add theirs here.
 IMPORT_KINDS: dict[str, tuple[str, Configure, Handler]] = {
     "products": ("import a product catalogue", _products_arguments, _products),
+    "customers": (
+        "import customers (a Shopify customers export, or CSV/JSONL with --mapping)",
+        _people_arguments,
+        _customers,
+    ),
+    "orders": (
+        "import orders (a Shopify orders export, or CSV/JSONL with --mapping); they become "
+        "purchase history and answer order status",
+        _people_arguments,
+        _orders,
+    ),
 }
 
 
