@@ -120,7 +120,12 @@ class Route:
 
 
 def find_order_ids(text: str) -> tuple[str, ...]:
-    return tuple(f"{a.upper()}-{b}-{c}" for a, b, c in ORDER_ID.findall(text))
+    """Order numbers in the text, in order of mention: Superstore's "CA-2017-152156", and a
+    shop's own "#1001" (an imported store's)."""
+    from .support.orders import shop_order_ids
+
+    found = [(m.start(), f"{m[1].upper()}-{m[2]}-{m[3]}") for m in ORDER_ID.finditer(text)]
+    return tuple(dict.fromkeys(oid for _, oid in sorted(found + shop_order_ids(text))))
 
 
 _ORDINAL = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.I)

@@ -252,8 +252,12 @@ def product_ids_in(text: str) -> list[str]:
     return PRODUCT_ID.findall(text)
 
 
+# A shop's own order numbers ("#1001": imported stores').
+SHOP_ORDER_ID = re.compile(r"(?<![\w#])#\d{3,12}\b")
+
+
 def order_ids_in(text: str) -> list[str]:
-    return ORDER_ID.findall(text)
+    return ORDER_ID.findall(text) + SHOP_ORDER_ID.findall(text)
 
 
 def dates_in(text: str) -> list[str]:

@@ -32,6 +32,7 @@ from .schema import (
 )
 
 _ORDER_ID = re.compile(r"^\s*([A-Z]{2})\s*-\s*(\d{4})\s*-\s*(\d{5,7})\s*$", re.I)
+_SHOP_ORDER_ID = re.compile(r"^\s*#?\s*(\d{3,12})\s*$")  # a shop's own ("#1001": imported)
 _NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
@@ -87,6 +88,8 @@ def normalise_order_id(raw: str | None) -> str | None:
     if raw is None:
         return None
     m = _ORDER_ID.match(raw)
+    if m is None and (shop := _SHOP_ORDER_ID.match(raw)):
+        return f"#{shop.group(1)}"
     # Anything that is not an order number ("none", "latest") means no number was given.
     return f"{m.group(1).upper()}-{m.group(2)}-{m.group(3)}" if m else None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from retrieval.clock import StoreClock
 
-from .orders import OrderLineView, OrderStatus, OrderView
+from .orders import CLOSED_STATUSES, OrderLineView, OrderStatus, OrderView
 from .policy import DEFAULT_POLICY, ReturnPolicy
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ class ReturnReason(StrEnum):
     OPENED_CONSUMABLE = "opened_consumable"
     ASSEMBLED_FURNITURE = "assembled_furniture"
     PRODUCT_NOT_IN_ORDER = "product_not_in_order"
+    ORDER_CLOSED = "order_closed"  # an imported order its shop cancelled, refunded or restocked
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,13 @@ def _line_decision(
         "today": today.isoformat(),
         "order_status": order.status.value,
     }
-    delivered_on = order.delivery_estimate
+    if order.status in CLOSED_STATUSES:
+        facts["closed_as"] = order.status.value
+        return ReturnDecision(False, ReturnReason.ORDER_CLOSED, facts, None, None)
+    # The window starts at delivery: the imported delivery date, else the estimate (derived).
+    delivered_on = order.delivered_on or order.delivery_estimate
+    if "delivered_on" in order.derived or order.delivered_on is None:
+        facts["delivery_date_derived"] = True
     if order.status is not OrderStatus.DELIVERED or delivered_on is None:
         # The window starts at delivery; until then the deadline is provisional.
         deadline = delivered_on + timedelta(days=window) if delivered_on else None
