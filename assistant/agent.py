@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 
 from retrieval.db import ChatLogRow
 from retrieval.events import utcnow
-from retrieval.stack import RetrievalStack
+from retrieval.stack import CatalogueNotIndexed, RetrievalStack
 
 from .commands.check import Screen
 from .commands.schema import Clarify, Command, Decline, OrderAction, Search
@@ -114,6 +114,7 @@ class Agent:
         for _ in self._run(ctx):
             yield from _drain(pieces)
         yield from _drain(pieces)
+        _attach_images(self.stack, ctx.reply)
         ctx.reply.timings_ms["total"] = round((time.perf_counter() - ctx.t0) * 1e3, 2)
         self._log(ctx)
         yield ctx.reply
@@ -262,6 +263,20 @@ class Agent:
                     )
         except Exception as exc:  # a full disk must not take the conversation down
             log.error("could not write the chat log: %s", exc)
+
+
+def _attach_images(stack: RetrievalStack, reply: Reply) -> None:
+    """Every card gets its product's image URL (an imported store's products have one), also
+    the cards built from a bare product (compare, ask about, versions)."""
+    if all(p.image is not None for p in reply.products):
+        return
+    try:
+        images = stack.catalogue.images
+    except CatalogueNotIndexed:
+        return
+    for p in reply.products:
+        if p.image is None:
+            p.image = images.get(p.id)
 
 
 def _bare(cmd: Search) -> bool:

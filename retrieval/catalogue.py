@@ -51,6 +51,9 @@ class CatalogueIndex:
     enrichment: dict[str, Enrichment] = field(default_factory=dict)
     # Every (option, value) pair of the products' variants: what "in blue, size M" can name.
     option_pairs: frozenset[tuple[str, str]] = frozenset()
+    # Main image URL by product id (imported stores; empty for the demo stores). Cards carry it
+    # for the shopper's browser to load; the server never fetches it.
+    images: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {p.id: i for i, p in enumerate(self.products)}
@@ -151,4 +154,9 @@ class CatalogueIndex:
             log.warning("%d products have no vector yet; run `shopassist index`", missing)
         products = [rows[ids[i]] for i in keep]
         enriched = EnrichmentStore(db).lookup(products) if enrichment else {}
-        return cls(products, vecs[keep] if keep else vecs[:0], enriched, load_option_pairs(db))
+        from .importing.tables import image_urls
+
+        images = image_urls(db, [p.id for p in products])
+        return cls(
+            products, vecs[keep] if keep else vecs[:0], enriched, load_option_pairs(db), images
+        )

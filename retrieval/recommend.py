@@ -74,6 +74,9 @@ class Recommendation:
     # The versions that answer what the shopper named ("in blue, 1000ml"): id, options, price
     # and availability of each. Empty when nothing was named or the store has one version.
     variants: list[dict] = field(default_factory=list)
+    # The product's main image URL (an imported store's), for cards: the shopper's browser loads
+    # it; the server never fetches it. None when the product has none.
+    image: str | None = None
 
     @classmethod
     def of(cls, product: Product, reason: str = "") -> Recommendation:
@@ -331,6 +334,7 @@ class RecommendationService:
             rec = Recommendation.of(
                 product, reason(self.items, self.names, profile, ranked, row, query=phrase)
             )
+            rec.image = self.catalogue.images.get(product.id)
             rec.score = round(float(ranked.scores[row]), 4)
             rec.contributions = {n: round(v, 4) for n, v in ranked.contribution_dict(row).items()}
             out.append(rec)

@@ -57,6 +57,10 @@ class ProductCardOut(BaseModel):
         default=[],
         description="Versions matching the options asked for: id, options, price, available",
     )
+    image: str | None = Field(
+        default=None,
+        description="The product's main image URL (imported stores), for the client to load",
+    )
 
 
 class ToolCallOut(BaseModel):
@@ -112,6 +116,10 @@ class HomeItemOut(BaseModel):
     score: float
     reason: str
     contributions: dict[str, float]
+    image: str | None = Field(
+        default=None,
+        description="The product's main image URL (imported stores), for the client to load",
+    )
 
 
 class HomeSectionOut(BaseModel):

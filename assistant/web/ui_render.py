@@ -78,6 +78,10 @@ button.sa-why { background: transparent !important; border: none !important;
 .chat-card .cc-price { color: #047857; font-weight: 700; }
 .chat-card small { display: block; color: var(--body-text-color-subdued); margin-top: 3px; }
 .chat-card .cc-sku { font-size: .72rem; opacity: .8; }
+.pc-img { display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: contain;
+  border-radius: 8px; background: #fff; margin-bottom: 6px; }
+.chat-card .cc-img { display: block; width: 100%; max-height: 140px; object-fit: contain;
+  border-radius: 6px; background: #fff; margin-bottom: 4px; }
 .sa-typing { opacity: .6; animation: sa-blink 1.2s ease-in-out infinite; }
 @keyframes sa-blink { 50% { opacity: .15; } }
 #cart-panel { border: 1px solid var(--border-color-primary); border-radius: 12px;
@@ -121,9 +125,22 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def image_html(url: object, name: object, cls: str) -> str:
+    """A product's picture when it has an http(s) URL (imported stores): the shopper's browser
+    loads it, the server never fetches it. Anything else (javascript:, data:) shows nothing."""
+    src = str(url or "").strip()
+    if not src.lower().startswith(("https://", "http://")):
+        return ""
+    return (
+        f'<img class="{cls}" src="{esc(src)}" alt="{esc(name)}" loading="lazy" '
+        'referrerpolicy="no-referrer">'
+    )
+
+
 def card_html(item: dict) -> str:
     return (
         f'<div class="pc" data-product-id="{esc(item["id"])}">'
+        f"{image_html(item.get('image'), item['name'], 'pc-img')}"
         f'<div class="pc-cat">{esc(item["category"])} · {esc(item["sub_category"])}</div>'
         f'<div class="pc-name" title="{esc(item["name"])}">{esc(item["name"])}</div>'
         f'<div class="pc-price">${float(item["price"]):,.2f}</div>'
@@ -169,7 +186,8 @@ def reply_html(reply: Reply) -> str:
 
 def chat_cards_html(products: list[ProductCard]) -> str:
     cards = "".join(
-        f'<div class="chat-card" data-product-id="{esc(p.id)}"><b>{esc(p.name)}</b>'
+        f'<div class="chat-card" data-product-id="{esc(p.id)}">'
+        f"{image_html(p.image, p.name, 'cc-img')}<b>{esc(p.name)}</b>"
         f'<span class="cc-price">${p.price:,.2f}</span> · {esc(p.sub_category)}'
         f"<small>{esc(p.reason)}</small><small class='cc-sku'>Item {esc(p.id)}</small></div>"
         for p in products

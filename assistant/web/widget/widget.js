@@ -54,6 +54,7 @@
     "font-size:13px;}",
     ".cards{display:flex;flex-direction:column;gap:6px;align-self:stretch;}",
     ".card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:8px 10px;}",
+    ".card .img{display:block;width:100%;max-height:120px;object-fit:contain;border-radius:6px;margin-bottom:4px;}",
     ".card .n{font-weight:600;font-size:13px;}",
     ".card .m{font-size:12px;color:#6b7280;margin-top:2px;}",
     ".card .p{font-weight:700;color:#047857;font-size:13px;}",
@@ -256,6 +257,16 @@
       var card = el("div", "card");
       card.setAttribute("data-product-id", String(p.id || ""));
       card.setAttribute("data-testid", "widget-card");
+      // The product's picture (imported stores): this browser loads it; only http(s) URLs.
+      if (typeof p.image === "string" && /^https?:\/\//i.test(p.image)) {
+        var img = document.createElement("img");
+        img.className = "img";
+        img.src = p.image;
+        img.alt = p.name || "";
+        img.loading = "lazy";
+        img.referrerPolicy = "no-referrer";
+        card.appendChild(img);
+      }
       card.appendChild(el("div", "n", p.name));
       var meta = el("div", "m");
       meta.appendChild(el("span", "p", money(p.price)));
