@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.chinese import english_reading
 from retrieval.embed import Encoder
 
 from .prompts import PromptLibrary
@@ -155,6 +156,7 @@ class IntentRouter:
         self.examples = encoder.encode([e for examples in spec.values() for e in examples])
 
     def route(self, text: str, has_shown_products: bool = False) -> Route:
+        text = english_reading(text)  # Chinese is routed by its English reading
         order_ids = find_order_ids(text)
         ordinal = find_ordinal(text)
         for intent, pattern in _RULES:

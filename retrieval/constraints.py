@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
+from .chinese import chinese_rest, english_reading, has_han
 from .variants import OptionIndex
 
 Sort = Literal["relevance", "price_asc", "price_desc", "rating"]
@@ -402,6 +403,16 @@ def parse(
     text = normalise(query)
     if not text:
         raise ConstraintError("the query is empty")
+    if has_han(text):
+        # Chinese (or mixed): the constraints are read from its English reading; the query text
+        # is the Chinese left once they are taken out, which a multilingual embedder matches.
+        # The command step searches with the English reading itself (it parses that).
+        c = _parse(english_reading(text), vocab, compound_rule)
+        return replace(c, text=chinese_rest(text, c.exclude_brands) or c.text)
+    return _parse(text, vocab, compound_rule)
+
+
+def _parse(text: str, vocab: Vocabulary, compound_rule: bool) -> Constraints:
     bad = _BAD_PRICE.search(text)
     if bad:
         raise ConstraintError(f"cannot read a price in {bad.group(0)!r}")
@@ -439,7 +450,8 @@ def parse(
     for brand in sorted(vocab.brands, key=len, reverse=True):
         neg = re.search(rf"\b{_NEGATION}\s+(?:the\s+)?{re.escape(brand)}\b", rest, re.I)
         if neg:
-            exclude.add(brand)
+            # "not Hon" excludes every spelling of the brand the catalogue has (Hon and HON).
+            exclude |= {b for b in vocab.brands if b.lower() == brand.lower()}
             rest = rest.replace(neg.group(0), " ")
         elif re.search(rf"(?<![\w-]){re.escape(brand)}(?![\w-])", rest, re.I):
             brands.add(brand)

@@ -74,6 +74,7 @@ def test_wheel_holds_the_package_data_and_no_evals(wheel):
     assert {"prompts/__init__.py", "prompts/recommend.v3.yaml", "prompts/replies.v1.yaml"} <= names
     assert {"knowledge/__init__.py", "knowledge/returns.md", "knowledge/faq.md"} <= names
     assert any(n.startswith("assistant/web/widget/") for n in names)
+    assert "retrieval/chinese.yaml" in names  # the Chinese lexicon the rules read with
     prompts = {p.name for p in (REPO / "prompts").glob("*.yaml")}
     docs = {p.name for p in (REPO / "knowledge").glob("*.md")}
     assert {n.split("/", 1)[1] for n in names if n.startswith("prompts/")} >= prompts

@@ -4,6 +4,11 @@ The model sees the message, the numbered items on screen, the active search, the
 last intent, and answers JSON under `COMMANDS_JSON_SCHEMA`. Whatever it says is validated
 (`check_commands`); an unusable answer falls back to the rules, and the reply records which path
 understood the message.
+
+A Chinese or mixed message is read by the rules and the checks through its English reading
+(`retrieval.chinese.english_reading`: "100美元以下的办公椅，不要Hon的" reads "under $100 office chair,
+not Hon"); the model gets the shopper's own words with that reading, and any Chinese it copies
+into a slot is read into English the same way (`in_english`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
 from retrieval.catalogue import CatalogueIndex
+from retrieval.chinese import english_reading, has_han
 from retrieval.constraints import ConstraintError, Constraints, Vocabulary, parse
 
 from ..guards import redact
@@ -25,7 +31,17 @@ from ..prompts import PromptLibrary
 from ..router import Route
 from .check import Screen, check_commands
 from .rules import fast_path, from_route, smalltalk_kind
-from .schema import COMMANDS_JSON_SCHEMA, Command, Refine, Search, SmallTalk, parse_commands
+from .schema import (
+    COMMANDS_JSON_SCHEMA,
+    AskAbout,
+    Command,
+    Compare,
+    PolicyQuestion,
+    Refine,
+    Search,
+    SmallTalk,
+    parse_commands,
+)
 
 log = logging.getLogger(__name__)
 UNDERSTAND_SLOT = 0  # llama.cpp slot whose cached prefix is the understanding prompt
@@ -72,9 +88,34 @@ def categories_line(catalogue: CatalogueIndex) -> str:
     return ", ".join(sorted(v.sub_categories | v.categories))
 
 
+def _english(value: str) -> str:
+    return english_reading(value) if has_han(value) else value
+
+
+def in_english(cmd: Command) -> Command:
+    """The model's slots in the catalogue's English: a model that copies the shopper's Chinese
+    ("办公椅", "黑色") into a slot gets it read the way the shopper's message is read."""
+    update: dict[str, Any] = {}
+    if isinstance(cmd, (Search, Refine)):
+        if cmd.query and has_han(cmd.query):
+            update["query"] = _english(cmd.query)[:200]
+        for slot in ("categories", "attributes"):
+            names = getattr(cmd, slot)
+            if any(has_han(n) for n in names):
+                update[slot] = list(dict.fromkeys(_english(n)[:80] for n in names))[:8]
+    elif isinstance(cmd, (AskAbout, PolicyQuestion)) and has_han(cmd.question):
+        update["question"] = _english(cmd.question)[:200]
+    elif isinstance(cmd, Compare) and cmd.aspect and has_han(cmd.aspect):
+        update["aspect"] = _english(cmd.aspect)[:200]
+    return cmd.model_copy(update=update) if update else cmd
+
+
 def with_parsed_slots(commands: list[Command], message: str, vocab: Vocabulary) -> list[Command]:
     """Prices come from the deterministic parser only, and the brands it reads are added: the
-    model picks the command and the product words, code reads "under $150" and "not Hon"."""
+    model picks the command and the product words, code reads "under $150" and "not Hon".
+    `message` is the shopper's message as the rules read it (a Chinese one in its English
+    reading, `english_reading`)."""
+    commands = [in_english(c) for c in commands]
     try:
         parsed = parse(message, vocab)
     except ConstraintError:
@@ -115,6 +156,7 @@ class Understander:
         self._categories = categories_line(catalogue)
 
     def messages(self, view: TurnView, message: str) -> list[Any]:
+        reading = english_reading(message)
         return self.library.get("understand").messages(
             store_name=self.store_name,
             categories=self._categories,
@@ -123,6 +165,8 @@ class Understander:
             cart=view.cart,
             last_intent=view.last_intent,
             message=redact(message),  # PII never reaches a model, local or remote
+            # A Chinese message's word-by-word English: the catalogue's words for its slots.
+            reading=redact(reading) if reading != message else "",
         )
 
     def ask_model(
@@ -151,7 +195,10 @@ class Understander:
     ) -> Understanding:
         t0 = time.perf_counter()
         vocab = self.catalogue.vocabulary
-        quick = fast_path(route, message, screen.shown, vocab, view.last_intent or None)
+        # The rules and the checks read English: a Chinese (or mixed) message is read through
+        # its English reading; the model sees the shopper's own words (and the reading).
+        reading = english_reading(message)
+        quick = fast_path(route, reading, screen.shown, vocab, view.last_intent or None)
         if quick is not None:
             cmds, checked = check_commands(quick, screen, vocab)
             return Understanding(cmds, "rules", checked, (time.perf_counter() - t0) * 1e3)
@@ -160,8 +207,8 @@ class Understander:
         if llm is not None:
             try:
                 proposed, raw = self.ask_model(llm, view, message)
-                proposed = with_parsed_slots(proposed, message, vocab)
-                cmds, notes = check_commands(proposed, screen, vocab, message)
+                proposed = with_parsed_slots(proposed, reading, vocab)
+                cmds, notes = check_commands(proposed, screen, vocab, reading)
                 if cmds:
                     return Understanding(
                         cmds, "model", notes, (time.perf_counter() - t0) * 1e3, raw
@@ -173,6 +220,6 @@ class Understander:
             except Exception as exc:  # a model server that went away must not cost the turn
                 notes.append(f"model failed: {type(exc).__name__}")
                 log.warning("understanding model failed: %s", exc)
-        cmds, more = check_commands(from_route(route, message, screen.shown, vocab), screen, vocab)
+        cmds, more = check_commands(from_route(route, reading, screen.shown, vocab), screen, vocab)
         by = "fallback" if llm is not None else "rules"
         return Understanding(cmds, by, notes + more, (time.perf_counter() - t0) * 1e3, raw)
