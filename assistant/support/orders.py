@@ -44,9 +44,14 @@ _ORDER_ID = re.compile(
     r"\b([a-z]{2})\s*[-\u2010-\u2015_/ ]?\s*(20\d\d)\s*[-\u2010-\u2015_/ ]?\s*(\d{6})\b", re.I
 )
 # A shop's own order names, as Shopify numbers them: "#1001". Typed "#1001", "# 1001", "order
-# number 1001" or "order no. 1001"; a bare number is not taken for one ("order 100 pens").
+# number 1001", "order no. 1001", or "order 1001" after a word that makes "order" the noun ("my
+# order 1001", "return order 1001"); "I want to order 100 pens" is no order number.
 _SHOP_ORDER_ID = re.compile(
-    r"(?:(?<![\w#])#\s?|\border\s+(?:number|no\.?|num\.?|nr\.?)\s*:?\s*#?\s*)(\d{3,12})\b", re.I
+    r"(?:(?<![\w#])#\s?"
+    r"|\border\s+(?:number|no\.?|num\.?|nr\.?)\s*:?\s*#?\s*"
+    r"|\b(?:my|the|this|that|your|an|about|for|of|return|track|cancel|check)\s+order\s+#?\s*)"
+    r"(\d{3,12})\b",
+    re.I,
 )
 _SHOP_ORDER_ALONE = re.compile(r"#?\s*(\d{3,12})")
 

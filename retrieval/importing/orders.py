@@ -214,8 +214,9 @@ class ImportedOrder:
 
 
 class ProductResolver:
-    """Finds the catalogue product an order line names: by a variant's SKU or id, by product id,
-    then by name (exact, then without Shopify's " - <variant title>" suffix)."""
+    """Finds the catalogue product an order line names: by a variant's SKU or id (the products
+    importer keys a variant by its SKU), by product id (a Shopify handle), then by name (exact,
+    then without Shopify's " - <variant title>" suffix: "Classic Tee - M / Blue")."""
 
     def __init__(self, s: Session, store: str) -> None:
         products = s.execute(
@@ -226,7 +227,6 @@ class ProductResolver:
         for vid, pid in s.execute(select(VariantRow.id, VariantRow.product_id)):
             if pid in ids:
                 self.by_key.setdefault(vid.lower(), pid)
-        self.by_key.update(_skus(s, ids))
         self.by_name: dict[str, str] = {}
         for pid, name in products:
             self.by_name.setdefault(_name_key(name), pid)
@@ -247,23 +247,6 @@ class ProductResolver:
 
 def _name_key(name: str) -> str:
     return " ".join(name.lower().split())
-
-
-def _skus(s: Session, ids: set[str]) -> dict[str, str]:
-    """SKU → product id from the product importer's details, where it keeps SKUs."""
-    try:
-        from .tables import ProductDetailRow
-    except ImportError:  # pragma: no cover - the products importer always ships it
-        return {}
-    out: dict[str, str] = {}
-    sku_column = getattr(ProductDetailRow, "skus", None)
-    if sku_column is None:
-        return out
-    for pid, skus in s.execute(select(ProductDetailRow.product_id, sku_column)):
-        if pid in ids:
-            for sku in skus or []:
-                out.setdefault(str(sku).lower(), pid)
-    return out
 
 
 def detect_orders_format(path: Path) -> str:
