@@ -171,6 +171,7 @@ class TrackingOut(BaseModel):
 
     carrier: str
     reference: str
+    url: str = Field(default="", description="The carrier's tracking page, when the shop gave one")
 
 
 class OrderLineOut(BaseModel):
@@ -198,6 +199,11 @@ class OrderOut(BaseModel):
     state: str
     total: float
     lines: list[OrderLineOut]
+    derived: list[str] = Field(
+        default=[],
+        description="Facts worked out by code, not read from the shop's data (status, "
+        "delivery_estimate, delivered_on, ship_date, tracking): say them as estimates",
+    )
 
     @classmethod
     def of(cls, view: OrderView) -> OrderOut:
@@ -215,6 +221,7 @@ class OrderOut(BaseModel):
             state=view.state,
             total=view.total,
             lines=[OrderLineOut.model_validate(ln) for ln in view.lines],
+            derived=list(view.derived),
         )
 
 
