@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db import (
@@ -467,76 +467,108 @@ def parse_orders(
     return out
 
 
-def _customer_for(s: Session, order: ImportedOrder, by_email: dict[str, str]) -> tuple[str, bool]:
-    """The order's customer id, and whether the customer was created for it (the store did
-    not know them)."""
+_CHUNK = 500  # ids per IN (...) query
+
+
+def _customer_id(order: ImportedOrder, by_email: dict[str, str]) -> str:
     if order.customer_id:
-        cid = order.customer_id
-    elif order.email:
-        cid = by_email.get(order.email) or customer_id_for_email(order.email)
-    else:
-        cid = GUEST_PREFIX + re.sub(r"[^0-9A-Za-z-]", "", order.id)[:56]
-    created = False
-    if s.get(CustomerRow, cid) is None:
-        name = order.customer_name or (order.email.split("@")[0] if order.email else "Guest")
-        s.add(
-            CustomerRow(
-                id=cid,
-                name=fit(name, 128),
-                segment="" if order.email else "guest",
-                city=fit(order.city, 64),
-                state=fit(order.state, 64),
+        return order.customer_id
+    if order.email:
+        return by_email.get(order.email) or customer_id_for_email(order.email)
+    return GUEST_PREFIX + re.sub(r"[^0-9A-Za-z-]", "", order.id)[:56]
+
+
+def _new_customers(
+    s: Session, orders: list[ImportedOrder], by_email: dict[str, str]
+) -> tuple[dict[str, str], int]:
+    """Each order's customer id, and how many customers were new: the customers (and, with an
+    e-mail, accounts) the store does not know yet are added for them."""
+    known = set(s.scalars(select(CustomerRow.id)))
+    accounts = set(s.scalars(select(AccountRow.user_id)))
+    out: dict[str, str] = {}
+    customers: list[dict[str, Any]] = []
+    new_accounts: list[dict[str, Any]] = []
+    for order in orders:
+        cid = out[order.id] = _customer_id(order, by_email)
+        if cid not in known:
+            known.add(cid)
+            name = order.customer_name or (order.email.split("@")[0] if order.email else "Guest")
+            customers.append(
+                {
+                    "id": cid,
+                    "name": fit(name, 128),
+                    "segment": "" if order.email else "guest",
+                    "city": fit(order.city, 64),
+                    "state": fit(order.state, 64),
+                    "region": "",
+                }
             )
-        )
-        created = True
-    if order.email and order.email not in by_email:
-        if s.get(AccountRow, cid) is None:
-            first, _, last = order.customer_name.partition(" ")
-            s.add(
-                AccountRow(
-                    user_id=cid,
-                    email=order.email,
-                    first_name=fit(first, 128),
-                    last_name=fit(last, 128),
-                    address={
-                        k: v
-                        for k, v in (
-                            ("city", order.city),
-                            ("state", order.state),
-                            ("zip", order.zip),
-                        )
-                        if v
-                    },
-                    payment_methods={},
+        if order.email and order.email not in by_email:
+            by_email[order.email] = cid
+            if cid not in accounts:
+                accounts.add(cid)
+                first, _, last = order.customer_name.partition(" ")
+                where = (("city", order.city), ("state", order.state), ("zip", order.zip))
+                new_accounts.append(
+                    {
+                        "user_id": cid,
+                        "email": order.email,
+                        "first_name": fit(first, 128),
+                        "last_name": fit(last, 128),
+                        "address": {k: v for k, v in where if v},
+                        "payment_methods": {},
+                    }
                 )
-            )
-        by_email[order.email] = cid
-    s.flush()
-    return cid, created
+    _insert(s, CustomerRow, customers)
+    _insert(s, AccountRow, new_accounts)
+    return out, len(customers)
+
+
+def _insert(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows inserted in bulk (Core, in chunks): no ORM object per row."""
+    for i in range(0, len(rows), 2000):
+        s.execute(insert(table), rows[i : i + 2000])
 
 
 def write_orders(s: Session, orders: list[ImportedOrder], fmt: str, report: ImportReport) -> int:
     """Add or rewrite each order (its lines and facts) in the open transaction; an order whose
-    content hash is unchanged is left alone. Returns the customers created for the orders."""
+    content and customer are unchanged is left alone. Returns the customers created for the
+    orders. Works in a few bulk steps (customers, orders, their lines and facts), not a round
+    trip per order."""
     by_email = {
         normalise_email(email): uid
         for uid, email in s.execute(select(AccountRow.user_id, AccountRow.email))
         if email
     }
-    new_customers = 0
+    customer, created = _new_customers(s, orders, by_email)
+    ids = [o.id for o in orders]
+    stored: dict[str, tuple[str, str | None]] = {}
+    for i in range(0, len(ids), _CHUNK):
+        rows = s.execute(
+            select(OrderRow.id, OrderRow.customer_id, OrderFactsRow.content_hash)
+            .outerjoin(OrderFactsRow, OrderFactsRow.order_id == OrderRow.id)
+            .where(OrderRow.id.in_(ids[i : i + _CHUNK]))
+        )
+        stored.update({oid: (cid, digest) for oid, cid, digest in rows})
+    changed: list[tuple[ImportedOrder, str]] = []
     for order in orders:
         digest = order.row_hash()
-        cid, created = _customer_for(s, order, by_email)
-        new_customers += created
-        row = s.get(OrderRow, order.id)
-        facts = s.get(OrderFactsRow, order.id)
-        same = facts is not None and facts.content_hash == digest
-        if row is not None and same and row.customer_id == cid:
+        report.accepted += 1
+        if stored.get(order.id) == (customer[order.id], digest):
             report.unchanged += 1
-            report.accepted += 1
-            continue
+        else:
+            changed.append((order, digest))
+    rewritten = [o.id for o, _ in changed if o.id in stored]
+    for i in range(0, len(rewritten), _CHUNK):
+        chunk = rewritten[i : i + _CHUNK]
+        s.execute(delete(OrderLineRow).where(OrderLineRow.order_id.in_(chunk)))
+        s.execute(delete(OrderFactsRow).where(OrderFactsRow.order_id.in_(chunk)))
+        # Their purchase events are seeded again from the new lines after the commit.
+        s.execute(delete(EventRow).where(EventRow.origin == "seed", EventRow.session_id.in_(chunk)))
+    fresh: list[dict[str, Any]] = []
+    for order, _ in changed:
         values = {
-            "customer_id": cid,
+            "customer_id": customer[order.id],
             "order_date": order.created_at.date(),
             "ship_date": day(order.fulfilled_at),
             "ship_mode": fit(order.shipping_method, 32),
@@ -544,49 +576,51 @@ def write_orders(s: Session, orders: list[ImportedOrder], fmt: str, report: Impo
             "state": fit(order.state, 64),
             "postal_code": fit(order.zip, 16),
         }
-        if row is None:
-            s.add(OrderRow(id=order.id, **values))
-            report.added += 1
-        else:
-            for k, v in values.items():
-                setattr(row, k, v)
-            s.execute(delete(OrderLineRow).where(OrderLineRow.order_id == order.id))
-            s.execute(delete(OrderFactsRow).where(OrderFactsRow.order_id == order.id))
-            # Its purchase events are seeded again from the new lines after the commit.
-            s.execute(
-                delete(EventRow).where(EventRow.origin == "seed", EventRow.session_id == order.id)
-            )
+        if order.id in stored:
+            s.execute(update(OrderRow).where(OrderRow.id == order.id).values(**values))
             report.updated += 1
-        s.flush()
-        s.add_all(
-            OrderLineRow(
-                order_id=order.id,
-                product_id=ln.product_id,
-                quantity=ln.quantity,
-                unit_price=ln.unit_price,
-                discount=ln.discount,
-                sales=ln.sales,
-            )
+        else:
+            fresh.append({"id": order.id, **values})
+            report.added += 1
+    _insert(s, OrderRow, fresh)
+    _insert(
+        s,
+        OrderLineRow,
+        [
+            {
+                "order_id": order.id,
+                "product_id": ln.product_id,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "discount": ln.discount,
+                "sales": ln.sales,
+            }
+            for order, _ in changed
             for ln in order.lines
-        )
-        s.add(
-            OrderFactsRow(
-                order_id=order.id,
-                source=fmt,
-                email=fit(order.email, 256),
-                financial_status=fit(order.financial_status.lower(), 32),
-                fulfillment_status=fit(order.fulfillment_status.lower(), 32),
-                fulfilled_at=order.fulfilled_at,
-                delivered_at=order.delivered_at,
-                cancelled_at=order.cancelled_at,
-                currency=fit(order.currency, 8),
-                total=order.total,
-                tracking=order.tracking,
-                content_hash=digest,
-            )
-        )
-        report.accepted += 1
-    return new_customers
+        ],
+    )
+    _insert(
+        s,
+        OrderFactsRow,
+        [
+            {
+                "order_id": order.id,
+                "source": fmt,
+                "email": fit(order.email, 256),
+                "financial_status": fit(order.financial_status.lower(), 32),
+                "fulfillment_status": fit(order.fulfillment_status.lower(), 32),
+                "fulfilled_at": order.fulfilled_at,
+                "delivered_at": order.delivered_at,
+                "cancelled_at": order.cancelled_at,
+                "currency": fit(order.currency, 8),
+                "total": order.total,
+                "tracking": order.tracking,
+                "content_hash": digest,
+            }
+            for order, digest in changed
+        ],
+    )
+    return created
 
 
 FORMATS = ("shopify", "csv", "jsonl")
