@@ -125,6 +125,7 @@ class Agent:
         t = time.perf_counter()
         if not state.language_fixed:  # replies follow the shopper's latest message
             state.language = detect_language(ctx.message, default=state.language)  # type: ignore[arg-type]
+        ctx.follow_language()  # templates and prompts in the shopper's language
         try:
             screened = screen(ctx.message, settings.max_message_chars)
         except GuardError as exc:

@@ -19,7 +19,23 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from .validate import Facts, check
 
 log = logging.getLogger(__name__)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# A sentence ends at . ! ? before a space, at Chinese 。！？ (no space follows them), and at an
+# ASCII ! or ? right before a Han character ("太好了!这款...").
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|(?<=[!?])(?=[\u3400-\u9fff])|\n+")
+_END_MARKS = ".!?。！？"
+_CJK_END = "。！？"
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def gap_after(previous: str) -> str:
+    """What goes between a sentence and the next: a space, or nothing after 。！？ (Chinese
+    sentences are not spaced)."""
+    return "" if previous.rstrip().endswith(tuple(_CJK_END)) else " "
+
+
+def too_short(sentence: str) -> bool:
+    """Fewer than three words and fewer than four Han characters: "Ibid.", "Sure!", "好的！"."""
+    return len(sentence.split()) < 3 and len(_HAN.findall(sentence)) < 4
 
 
 @dataclass
@@ -37,7 +53,10 @@ class Generation:
 
     @property
     def text(self) -> str:
-        return " ".join(self.sentences)
+        out = ""
+        for sentence in self.sentences:
+            out += (gap_after(out) if out else "") + sentence
+        return out
 
 
 def to_messages(parts: Sequence[BaseMessage | tuple[str, str]]) -> list[BaseMessage]:
@@ -72,8 +91,8 @@ def generate_checked(
 
     def accept(sentence: str) -> bool:
         sentence = sentence.strip().strip("*").strip()
-        if len(sentence.split()) < 3:
-            return True  # "Ibid.", "Sure!": nothing to show, nothing wrong
+        if too_short(sentence):
+            return True  # "Ibid.", "Sure!", "好的！": nothing to show, nothing wrong
         if render is not None:
             sentence = render(sentence)
         tv = time.perf_counter()
@@ -116,7 +135,12 @@ def generate_checked(
             break
         # A tail without an end mark was cut off by the token limit: drop it.
         tail = buffer.strip()
-        if tail and not gen.failed and len(gen.sentences) < max_sentences and tail[-1] in ".!?":
+        if (
+            tail
+            and not gen.failed
+            and len(gen.sentences) < max_sentences
+            and tail[-1] in _END_MARKS
+        ):
             accept(tail)
     except Exception as exc:  # the model server went away, a local OOM: never crash the turn
         log.warning("generation failed: %s", exc)

@@ -3,6 +3,10 @@
 Answers are citations (doc, section, text, score); the LLM may phrase them but the text is data,
 never instructions. Indexing is incremental: a section is re-embedded only when its content hash
 changes, and sections that disappeared from the docs are deleted.
+
+The docs are English. A Chinese question is searched with the English words of the policy terms
+it uses added (退货 -> return, 运费 -> shipping costs, 保修 -> warranty: `POLICY_TERMS_ZH`), so an
+English-only embedder finds the same passages; a multilingual one gets both.
 """
 
 from __future__ import annotations
@@ -20,6 +24,121 @@ from retrieval.store import KNOWLEDGE, VectorStore, VectorStoreUnavailable
 
 log = logging.getLogger(__name__)
 MAX_SECTION_CHARS = 800  # longer sections are split at paragraph breaks: one idea per vector
+
+# Chinese policy words -> the English words the docs use for them. The first is added to the
+# search query; any of them in a passage supports a Chinese answer that uses the word.
+POLICY_TERMS_ZH: dict[str, tuple[str, ...]] = {
+    "退货": ("return", "returns", "returned"),
+    "退换": ("return", "exchange"),
+    "退回": ("return", "back", "refund"),
+    "退款": ("refund", "refunded", "refunds"),
+    "退钱": ("refund", "refunded"),
+    "换货": ("exchange", "exchanges", "different item"),
+    "运费": ("shipping costs", "shipping cost", "shipping"),
+    "邮费": ("shipping costs", "shipping"),
+    "配送": ("shipping", "delivery", "delivered"),
+    "送货": ("delivery", "delivered", "shipping"),
+    "送达": ("delivered", "delivery"),
+    "发货": ("ship", "ships", "shipped", "shipping"),
+    "寄送": ("ship", "shipping"),
+    "快递": ("carrier", "courier", "shipping"),
+    "物流": ("tracking", "shipping", "carrier"),
+    "运单": ("tracking", "reference"),
+    "追踪": ("tracking",),
+    "跟踪": ("tracking",),
+    "保修": ("warranty",),
+    "质保": ("warranty",),
+    "维修": ("repair", "warranty"),
+    "损坏": ("damaged", "damage"),
+    "故障": ("faulty", "fault", "defects"),
+    "瑕疵": ("defects", "faulty"),
+    "付款": ("payment", "pay", "paid"),
+    "支付": ("payment", "pay", "paid"),
+    "信用卡": ("card", "credit"),
+    "扣款": ("charged", "charge"),
+    "隐私": ("privacy", "data"),
+    "个人信息": ("personal", "data"),
+    "删除": ("delete", "deletion"),
+    "取消": ("cancel", "cancelled", "cancellations"),
+    "家具": ("furniture",),
+    "电子产品": ("electronics", "technology"),
+    "耗材": ("consumable", "consumables"),
+    "重新上架费": ("restocking fee", "restocking"),
+    "折扣": ("discount", "discounts"),
+    "优惠券": ("coupon", "coupons"),
+    "价格匹配": ("price matching", "price match"),
+    "账户": ("account",),
+    "账号": ("account",),
+    "地址": ("address", "addresses"),
+    "工作日": ("business days",),
+    "批量": ("bulk",),
+    # Question words: they help the search, but say nothing an answer must be supported in.
+    "政策": ("policy",),
+    "多久": ("how long",),
+    "多长时间": ("how long",),
+    "怎么": ("how",),
+    "如何": ("how",),
+    "什么时候": ("when",),
+    "多少": ("how much",),
+    "可以": ("can I",),
+    "订单": ("order",),
+    "到账": ("refund issued",),
+    "人工": ("person",),
+    "客服": ("contact",),
+}
+_QUERY_ONLY = frozenset(
+    [
+        "政策",
+        "多久",
+        "多长时间",
+        "怎么",
+        "如何",
+        "什么时候",
+        "多少",
+        "可以",
+        "订单",
+        "到账",
+        "人工",
+        "客服",
+    ]
+)
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def policy_terms_zh(text: str) -> list[str]:
+    """The Chinese policy words in `text`, longest first, none inside a longer one found."""
+    found: list[str] = []
+    for term in sorted(POLICY_TERMS_ZH, key=len, reverse=True):
+        if term in text and not any(term in longer for longer in found):
+            found.append(term)
+    return found
+
+
+def search_text(question: str, english_only: bool = True) -> str:
+    """The text a question is embedded as. A Chinese question gets the English words of its
+    policy terms: for an English-only embedder they replace the Chinese ("退货要多久？" ->
+    "return how long?"), a multilingual one gets both."""
+    if not _HAN.search(question):
+        return question
+    terms = policy_terms_zh(question)
+    if not terms:
+        return question
+    english = " ".join(dict.fromkeys(POLICY_TERMS_ZH[t][0] for t in terms))
+    if not english_only:
+        return f"{question} {english}"
+    latin = " ".join(re.findall(r"[A-Za-z][\w'-]*", question))  # "Hon 椅子退货" keeps "Hon"
+    return f"{latin} {english}?".strip()
+
+
+def unsupported_terms(sentence: str, passage: str) -> list[str]:
+    """Chinese policy words of the sentence whose English words the passage never uses: an
+    answer about 保修 (warranty) from a passage about returns says what the passage does not."""
+    low = passage.lower()
+    return [
+        t
+        for t in policy_terms_zh(sentence)
+        if t not in _QUERY_ONLY and not any(w in low for w in POLICY_TERMS_ZH[t])
+    ]
 
 
 @dataclass(frozen=True)
@@ -163,7 +282,9 @@ class KnowledgeBase:
         question = question.strip()
         if not question or k <= 0:
             return []
-        vector = self.encoder.encode_one(question)
+        # An English-only embedder (MiniLM) reads a Chinese question through its policy terms.
+        english_only = getattr(self.encoder, "name", "minilm") == "minilm"
+        vector = self.encoder.encode_one(search_text(question, english_only))
         try:
             n = self.store.count(KNOWLEDGE)
             if n == 0:

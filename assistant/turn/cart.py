@@ -24,21 +24,12 @@ def _note(ctx: TurnContext, cart: Any) -> None:
     ctx.reply.cart = asdict(cart)
 
 
-_PROBLEMS = {
-    "quantity_limit": "You can have at most 99 of one item in your cart.",
-    "cart_full": "Your cart is full (50 different items). Remove something first.",
-    "bad_quantity": "I can add between 1 and 99 of an item.",
-    "not_in_cart": "That item isn't in your cart.",
-    "unknown_product": "I can't find that product any more.",
-}
-
-
 def _cart_call(ctx: TurnContext, tool: str, **kwargs: Any) -> Any | None:
     """The tool's cart, or None after saying why it could not be done."""
     try:
         return ctx.call(tool, **_owner(ctx), **kwargs)
     except CartError as exc:
-        ctx.say(_PROBLEMS.get(exc.code, "I couldn't change your cart."))
+        ctx.say_template("cart_problem", code=exc.code)  # the limit, in the shopper's words
     except Exception as exc:  # noqa: BLE001 - a database outage must not cost the reply
         log.error("cart %s failed: %s", tool, exc)
         ctx.say_template("cart_unavailable")

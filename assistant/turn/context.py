@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -45,6 +45,13 @@ class TurnDeps:
     def store_name(self) -> str:
         return self.stack.store_name
 
+    def in_language(self, language: str | None) -> TurnDeps:
+        """These dependencies with the prompt library bound to `language`: every template and
+        prompt a handler renders (`ctx.deps.library`, `ctx.say_template`) is in that language."""
+        if self.library.language == (language or "en"):
+            return self
+        return replace(self, library=self.library.for_language(language))
+
 
 @dataclass
 class TurnContext:
@@ -55,6 +62,13 @@ class TurnContext:
     emit: Callable[[str], None]
     t0: float = field(default_factory=time.perf_counter)
     text: str = ""  # the screened message the handlers work on
+
+    def __post_init__(self) -> None:
+        self.follow_language()
+
+    def follow_language(self) -> None:
+        """Speak the conversation's language (`state.language`) from here on."""
+        self.deps = self.deps.in_language(self.state.language)
 
     # Speaking --------------------------------------------------------------------------------
     def say(self, piece: str) -> None:

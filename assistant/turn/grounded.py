@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from retrieval.sources.base import Product
 
-from ..validate import ATTRIBUTE_WORDS, prices_in
+from ..validate import (
+    ATTRIBUTE_WORDS,
+    ZH_ATTRIBUTES,
+    fold_width,
+    prices_in,
+    zh_attributes_in,
+    zh_numbers_in,
+)
 
 REF = re.compile(r"\[(\d{1,2})\]")
 _WORD = re.compile(r"[a-z][a-z-]+")
@@ -60,10 +67,11 @@ class ItemRefs:
     def claims_check(self, request: str = "") -> Callable[[str], list[str]]:
         """A check for rendered sentences: every attribute word and number the model wrote
         itself must be in the text of the products the sentence names (all items if none)."""
-        req = request.lower()
+        req = fold_width(request).lower()
+        req_numbers = set(zh_numbers_in(request))  # "三个抽屉的" asks about 3
 
         def check(sentence: str) -> list[str]:
-            own = sentence
+            own = fold_width(sentence)  # "１２０" is 120; positions hold
             for m in reversed(prices_in(own)):  # prices are checked against the catalogue
                 own = own[: m.start] + " " + own[m.start + len(m.text) :]
             for p in self.products:
@@ -74,8 +82,13 @@ class ItemRefs:
             for word in dict.fromkeys(_WORD.findall(own.lower())):
                 if word in ATTRIBUTE_WORDS and word not in source and word not in req:
                     problems.append(f"claims {word!r}, which the listing does not say")
-            for num in dict.fromkeys(_NUMBER.findall(own)):
-                if num not in source and num not in req:
+            for zh in zh_attributes_in(own):  # a Chinese sentence's claims
+                words = ZH_ATTRIBUTES[zh]
+                if zh not in req and not any(w in source or w in req for w in words):
+                    problems.append(f"claims {zh!r} ({words[0]}), which the listing does not say")
+            numbers = _NUMBER.findall(own) + zh_numbers_in(own)
+            for num in dict.fromkeys(numbers):
+                if num not in source and num not in req and num not in req_numbers:
                     problems.append(f"states the number {num}, which the listing does not hold")
             if not self.referenced(sentence) and REF.search(sentence):
                 problems.append("refers to an item that is not shown")

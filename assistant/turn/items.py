@@ -10,6 +10,7 @@ from retrieval.sources.base import Product
 
 from ..commands.schema import AskAbout, Compare
 from ..conversation import ProductCard
+from ..generate import gap_after
 from ..guards import redact
 from .context import TurnContext
 from .grounded import ItemRefs, evidence, question_terms
@@ -21,7 +22,8 @@ _PRICE_WORDS = re.compile(r"\b(price|cheap|cheaper|cheapest|expensive|cost|costs
 _PRICE_QUESTION = re.compile(r"\bhow much\b|\bwhat('s| is) the (price|cost)\b|\bprice of\b", re.I)
 _SAYS_UNKNOWN = re.compile(
     r"\b(doesn't|does not|don't|do not|isn't|is not)\s+(say|mention|list|state|specify)|"
-    r"\bno (mention|information|details?)\b|\bnot (listed|mentioned|stated)\b",
+    r"\bno (mention|information|details?)\b|\bnot (listed|mentioned|stated)\b"
+    r"|(没有|没|未|并未|并没有)(提到|提及|说明|注明|写|列出|标明)|没有(相关)?(信息|说明)",
     re.I,
 )
 
@@ -70,7 +72,7 @@ def _phrase_about(
     first = [True]
 
     def emit(sentence: str) -> None:
-        ctx.say(("" if first[0] else " ") + sentence)
+        ctx.say(("" if first[0] else gap_after(ctx.reply.text)) + sentence)
         first[0] = False
 
     gen = phrase_checked(
@@ -114,7 +116,11 @@ def ask_about(ctx: TurnContext, cmd: AskAbout) -> Iterator[None]:
         yield
         return
     if _PRICE_QUESTION.search(question):  # the price is the catalogue's, said by code
-        ctx.say(" ".join(f"{p.name} costs ${p.price:,.2f}." for p in opened))
+        said = ""
+        for p in opened:
+            line = ctx.deps.library.text("replies", "item_price", name=p.name, price=p.price)
+            said += (gap_after(said) if said else "") + line
+        ctx.say(said)
         ctx.record_mentions([p.id for p in opened], kind="click")
         yield
         return

@@ -64,10 +64,7 @@ def phrase_checked(
         again = [
             *parts,
             AIMessage(gen.rejected or "(rejected)"),
-            HumanMessage(
-                f"That answer was rejected: {problems}. Write it again. Use only the facts "
-                "given, refer to products only as [1], [2], and state no prices."
-            ),
+            HumanMessage(deps.library.text("replies", "retry_feedback", problems=problems)),
         ]
         second = attempt(again, left)
         second.problems = gen.problems + second.problems

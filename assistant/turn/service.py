@@ -11,38 +11,33 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..commands.schema import Handoff, OrderStatus, PolicyQuestion, ReturnRequest
+from ..generate import gap_after
 from ..guards import redact
 from ..support import AuthRequired, OrderNotFound, OrderView, ReturnDecision
-from ..validate import Facts, supported_by
+from ..support.knowledge import unsupported_terms
+from ..validate import Facts, fold_width, supported_by, zh_numbers_in
 from .context import TurnContext
 from .phrasing import phrase_checked
 
-STATUS_TEXT = {
-    "processing": "being prepared for shipping",
-    "in_transit": "on its way",
-    "delivered": "delivered",
-}
-_REASON_TEXT = {
-    "window_expired": "the return window ended on {deadline}",
-    "not_delivered": "it hasn't been delivered yet; you can return it once it arrives",
-    "opened_consumable": "opened consumables can't be returned",
-    "assembled_furniture": "assembled furniture can't be returned",
-    "product_not_in_order": "that product isn't part of this order",
-}
 MIN_POLICY_SCORE = 0.35
 _NOT_PRODUCT_WORDS = {"return", "order", "refund", "want", "this"}
 
 
-def _order_facts(order: OrderView) -> dict[str, Any]:
+def status_text(ctx: TurnContext, status: object) -> str:
+    """ "being prepared for shipping", "on its way", "delivered", in the shopper's language."""
+    return ctx.deps.library.text("replies", "status_text", status=str(status))
+
+
+def _order_facts(ctx: TurnContext, order: OrderView) -> dict[str, Any]:
     n = sum(line.quantity for line in order.lines)
     first = order.lines[0].name if order.lines else "items"
-    items = f"{first}" + (f" and {len(order.lines) - 1} more" if len(order.lines) > 1 else "")
+    more = len(order.lines) - 1 if len(order.lines) > 1 else 0
     delivered = str(order.status) == "delivered"
     return {
         "order_id": order.order_id,
-        "items": f"{n} item{'s' if n != 1 else ''}: {items}",
+        "items": ctx.deps.library.text("replies", "order_items", n=n, first=first, more=more),
         "order_date": order.order_date.isoformat(),
-        "status_text": STATUS_TEXT.get(str(order.status), str(order.status)),
+        "status_text": status_text(ctx, order.status),
         "ship_date": order.ship_date.isoformat() if order.ship_date else None,
         "ship_mode": order.ship_mode,
         "tracking": (
@@ -94,7 +89,7 @@ def _list_orders(ctx: TurnContext, user_id: str) -> None:
         {
             "id": o.order_id,
             "order_date": o.order_date.isoformat(),
-            "status_text": STATUS_TEXT.get(str(o.status), str(o.status)),
+            "status_text": status_text(ctx, o.status),
         }
         for o in orders
     ]
@@ -148,7 +143,7 @@ def _order_turn(ctx: TurnContext, named: str | None, returning: bool) -> Iterato
         yield
         return
     state.last_order_id = order.order_id
-    f = _order_facts(order)
+    f = _order_facts(ctx, order)
     dates = {d for d in (f["order_date"], f["ship_date"], f["eta"]) if d}
     prices: set[float] = set()
     if decision is None:
@@ -180,13 +175,14 @@ _CONTENTS = re.compile(
 def _return_template(
     ctx: TurnContext, order: OrderView, decision: ReturnDecision
 ) -> tuple[str, list[str], str]:
+    lib = ctx.deps.library
     named = decision.explanation_facts.get("product_id")
     product = next((ln.name for ln in order.lines if ln.product_id == named), None) or (
-        "the items" if len(order.lines) > 1 else order.lines[0].name
+        lib.text("replies", "return_items") if len(order.lines) > 1 else order.lines[0].name
     )
     deadline = decision.deadline.isoformat() if decision.deadline else ""
-    reason = _REASON_TEXT.get(str(decision.reason_code), str(decision.reason_code))
-    template = ctx.deps.library.text(
+    reason = lib.text("replies", "return_reason", code=str(decision.reason_code), deadline=deadline)
+    template = lib.text(
         "replies",
         "return_decision",
         eligible=decision.eligible,
@@ -195,12 +191,13 @@ def _return_template(
         deadline=deadline,
         fee=decision.restocking_fee,
         refund=decision.refund_amount,
-        reason=reason.format(deadline=deadline),
+        reason=reason,
     )
-    required = [order.order_id, deadline] + (["can't"] if not decision.eligible else [])
+    refused = [lib.text("replies", "return_refused_word")] if not decision.eligible else []
+    required = [order.order_id, deadline, *refused]
     if decision.eligible and decision.restocking_fee:
         # A rephrasing that drops the fee hides money the shopper will not get back.
-        required += ["restocking fee", f"${decision.restocking_fee:.2f}"]
+        required += [lib.text("replies", "restocking_fee_word"), f"${decision.restocking_fee:.2f}"]
     return template, required, deadline
 
 
@@ -216,15 +213,19 @@ def policy(ctx: TurnContext, cmd: PolicyQuestion) -> Iterator[None]:
         {"doc": c.doc, "section": c.section, "id": c.id, "score": round(c.score, 3)} for c in good
     ]
     top = good[0]
-    source = f" (Source: {top.doc}.md, “{top.section}”)"
+    source = ctx.deps.library.text("replies", "policy_source", doc=top.doc, section=top.section)
     numbers = set(re.findall(r"\d+", top.text))
 
     def grounded(sentence: str) -> list[str]:
-        extra = set(re.findall(r"\d+", sentence)) - numbers
+        # A Chinese answer's numbers may be full-width or in Chinese numerals ("三十天").
+        said = set(re.findall(r"\d+", fold_width(sentence))) | set(zh_numbers_in(sentence))
+        extra = said - numbers
         if extra:
             return [f"states numbers {sorted(extra)} that the policy does not"]
         if not supported_by(sentence, top.text):
             return ["says things the policy passage does not"]
+        if off := unsupported_terms(sentence, top.text):  # a Chinese answer's topic words
+            return [f"speaks of {off} that the policy passage does not"]
         return []
 
     facts = ctx.facts(
@@ -245,10 +246,10 @@ def policy(ctx: TurnContext, cmd: PolicyQuestion) -> Iterator[None]:
         extra_check=grounded,
     )
     if gen is not None and gen.sentences and not gen.failed:
-        ctx.say(gen.text + source)
+        ctx.say(gen.text + gap_after(gen.text) + source)
     else:
         ctx.say_template("policy_answer", text=top.text.strip())
-        ctx.say(source)
+        ctx.say(" " + source)
     yield
 
 

@@ -14,6 +14,7 @@ from retrieval.store import VectorStoreUnavailable
 from ..commands.check import singular
 from ..commands.schema import Refine, Search
 from ..conversation import ConversationState
+from ..generate import gap_after
 from ..guards import redact
 from ..validate import product_names_in
 from .context import TurnContext
@@ -233,7 +234,7 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
     first = [True]
 
     def emit(sentence: str) -> None:
-        ctx.say(("\n\n" if first[0] else " ") + sentence)
+        ctx.say(("\n\n" if first[0] else gap_after(ctx.reply.text)) + sentence)
         first[0] = False
 
     named = frozenset().union(*(product_names_in(cd.reason, catalogue) for cd in cards))

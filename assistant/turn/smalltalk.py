@@ -51,7 +51,7 @@ def clarify(ctx: TurnContext, cmd: Clarify) -> Iterator[None]:
     ctx.reply.intent = "clarify"
     question = cmd.question.strip()
     facts = ctx.facts([])
-    if question.endswith("?") and len(question) <= 200 and check(question, facts).ok:
+    if question.endswith(("?", "？")) and len(question) <= 200 and check(question, facts).ok:
         ctx.say(question)
     else:
         ctx.say_template("clarify")

@@ -164,15 +164,14 @@ class RunResult:
 
 
 def prompt_fingerprints() -> dict[str, str]:
-    """A short hash per versioned prompt file, so a baseline diff can say which prompt changed."""
+    """A short hash per versioned prompt file ("replies.v1", and its translation
+    "replies.v1.zh"), so a baseline diff can say which prompt changed."""
     from assistant.prompts import PromptLibrary
 
-    lib = PromptLibrary()
     out = {}
-    for name, version in lib.names():
-        path = lib.get(name, version).path
-        if path is not None:
-            out[f"{name}.v{version}"] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    for prompt in PromptLibrary().files():
+        if prompt.path is not None:
+            out[prompt.label] = hashlib.sha256(prompt.path.read_bytes()).hexdigest()[:12]
     return out
 
 
