@@ -18,7 +18,6 @@ _BLOCK = re.compile(
     re.I,
 )
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 _END = (".", "!", "?", ":", ";", "…")
 MAX_DESCRIPTION = 5000  # characters of clean description stored
 
@@ -30,27 +29,30 @@ def html_to_text(text: str) -> str:
     if not text:
         return ""
     if "<" in text:
-        text = _COMMENT.sub(" ", text)
-        text = _DROP.sub(" ", text)
-        text = _BLOCK.sub("\n", text)
-        text = _TAG.sub("", text)
+        if "<!--" in text:
+            text = _COMMENT.sub(" ", text)
+        low = text.lower()
+        if any(f"<{t}" in low for t in ("script", "style", "head", "template", "iframe")):
+            text = _DROP.sub(" ", text)
+        text = _TAG.sub("", _BLOCK.sub("\n", text))
     if "&" in text:
         text = html.unescape(text)
-    out: list[str] = []
-    for line in text.split("\n"):
-        line = _SPACE.sub(" ", line).strip()
-        if not line:
-            continue
-        if out and not out[-1].endswith(_END):
-            out[-1] += "."
-        out.append(line)
-    joined = " ".join(out)
+    if "\n" not in text:
+        return " ".join(text.split())[:MAX_DESCRIPTION]
+    lines = [j for j in (" ".join(line.split()) for line in text.split("\n")) if j]
+    # Each block its own sentence: "Sealed seams" + "Packs small" → "Sealed seams. Packs small".
+    joined = " ".join(
+        line if k == len(lines) - 1 or line.endswith(_END) else line + "."
+        for k, line in enumerate(lines)
+    )
     return joined[:MAX_DESCRIPTION]
 
 
 def clean(text: object) -> str:
     """A single-line field: whitespace collapsed, HTML entities decoded."""
-    s = "" if text is None else str(text)
+    if not text:
+        return ""
+    s = text if isinstance(text, str) else str(text)
     if "&" in s:
         s = html.unescape(s)
     return " ".join(s.split())
@@ -86,14 +88,21 @@ def split_list(value: object, sep: str = ",") -> tuple[str, ...]:
 
 def category_path(value: object, sep: str = ">") -> tuple[str, ...]:
     """'Home & Garden > Kitchen > Mugs' → ('Home & Garden', 'Kitchen', 'Mugs'); a list passes."""
+    if not value:
+        return ()
     if isinstance(value, list | tuple):
         return tuple(c for c in (clean(v) for v in value) if c)
-    return tuple(c for c in (clean(v) for v in str(value or "").split(sep)) if c)
+    text = str(value)
+    if "&" in text:
+        text = html.unescape(text)
+    return tuple(c for c in (" ".join(v.split()) for v in text.split(sep)) if c)
 
 
 def image_url(value: object) -> str | None:
     """An http(s) URL, or None. Cards put it in an <img src>, so nothing else is let through
     (no javascript:, data: or relative paths); '//cdn…' becomes https."""
+    if not value:
+        return None
     s = clean(value)
     if s.startswith("//"):
         s = "https:" + s

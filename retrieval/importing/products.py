@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..db import Database
 from ..settings import Settings
 from . import generic, shopify, woocommerce
@@ -144,6 +146,10 @@ def import_products(
             )
     except (ImportFailure, MappingError, ValueError, OSError) as exc:
         report.failure = str(exc)
+        report.committed = False
+    except SQLAlchemyError as exc:  # the transaction rolled back: nothing was written
+        log.exception("import into %s failed", store)
+        report.failure = f"database error, nothing written: {exc.__class__.__name__}: {exc}"
         report.committed = False
     return report
 

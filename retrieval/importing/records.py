@@ -5,7 +5,6 @@ model has no column for (description, images, the regular price, tags)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from ..sources.base import CONSUMABLE_SUB_CATEGORIES, Product, Variant
@@ -80,6 +79,8 @@ class ImportedProduct:
 
     def price(self) -> float:
         """The "from" price: the cheapest variant on sale (any variant when none is)."""
+        if len(self.variants) == 1:
+            return round(self.variants[0].price, 2)
         on_sale = [v.price for v in self.variants if v.available] or [
             v.price for v in self.variants
         ]
@@ -114,14 +115,14 @@ class ImportedProduct:
             text += part
         return text if len(text) <= MAX_FEATURES else text[: MAX_FEATURES - 1].rstrip() + "…"
 
-    def to_product(self, source: str) -> Product:
+    def to_product(self, source: str, price: float | None = None) -> Product:
         sub = self.sub_category()
         return Product(
             id=self.id,
             name=self.name,
             category=self.category(),
             sub_category=sub,
-            price=self.price(),
+            price=self.price() if price is None else price,
             source=source,
             brand=(self.brand or None) and self.brand[:64],
             features=self.features(),
@@ -140,10 +141,10 @@ class ImportedProduct:
             return None
         return min(self.images, key=lambda i: i.position or 10**6).src
 
-    def regular_price(self) -> float | None:
+    def regular_price(self, price: float | None = None) -> float | None:
         """The regular price of the variant the product's price comes from, when it has one
         above that price."""
-        cheapest = self.price()
+        cheapest = self.price() if price is None else price
         for v in self.variants:
             if round(v.price, 2) == cheapest and v.regular_price and v.regular_price > v.price:
                 return round(v.regular_price, 2)
@@ -152,31 +153,24 @@ class ImportedProduct:
     def row_hash(self) -> str:
         """Changes whenever anything imported for the product changes (text, prices, stock,
         options, images): a re-import rewrites exactly the products whose hash moved."""
-        payload = [
+        parts = [
             self.id,
             self.name,
             self.description,
-            list(self.category_path),
+            ">".join(self.category_path),
             self.product_type,
-            self.brand,
-            list(self.tags),
-            self.rating,
+            self.brand or "",
+            ",".join(self.tags),
+            repr(self.rating),
             self.handle,
-            self.attributes,
-            [
-                [
-                    v.id,
-                    v.price,
-                    v.options,
-                    v.available,
-                    v.sku,
-                    v.regular_price,
-                    v.inventory,
-                    v.image,
-                ]
-                for v in self.variants
-            ],
-            [[i.src, i.alt, i.position] for i in self.images],
+            repr(sorted(self.attributes.items())),
         ]
-        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        for v in self.variants:
+            parts.append(
+                f"{v.id}\x1e{v.price!r}\x1e{sorted(v.options.items())!r}\x1e{v.available}"
+                f"\x1e{v.sku}\x1e{v.regular_price!r}\x1e{v.inventory!r}\x1e{v.image}"
+            )
+        for i in self.images:
+            parts.append(f"{i.src}\x1e{i.alt}\x1e{i.position}")
+        blob = "\x1f".join(parts)
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()

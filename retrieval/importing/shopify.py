@@ -36,7 +36,11 @@ def looks_like(header: Iterable[str]) -> bool:
 
 
 def _is_variant(row: dict[str, str]) -> bool:
-    return any(row.get(k, "").strip() for k in _VARIANT_FIELDS)
+    for k in _VARIANT_FIELDS:
+        value = row.get(k)
+        if value and not value.isspace():
+            return True
+    return False
 
 
 def parse(
@@ -69,10 +73,11 @@ def _product(
 ) -> ImportedProduct | None:
     line, first = group[0]
     title = clean(first.get("Title"))
-    ctx.mentioned.add(stable_id(handle))
+    pid = stable_id(handle)
+    ctx.mentioned.add(pid)
     if handle in done:
         for n, row in group:
-            if row.get("Title", "").strip():
+            if (row.get("Title") or "").strip():
                 ctx.reject(
                     n, f"duplicate product: handle {handle!r} already on line {done[handle]}"
                 )
@@ -93,38 +98,37 @@ def _product(
         return None
     done[handle] = line
 
-    status = clean(first.get("Status")).lower()
+    status = (first.get("Status") or "").strip().lower()
     if not status and "Published" in first:
         status = "active" if flag(first.get("Published"), True) else "unpublished"
     if status and status != "active":
-        ctx.skip(stable_id(handle), status)
+        ctx.skip(pid, status)
         return None
 
-    names = []
-    for i in _OPTIONS:
-        name = clean(first.get(f"Option{i} Name"))
-        names.append(name.lower() if name else "")
+    names = [(first.get(f"Option{i} Name") or "").strip().lower() for i in _OPTIONS]
     product = ImportedProduct(
-        id=stable_id(handle),
+        id=pid,
         name=title,
         line=line,
         handle=handle,
-        description=html_to_text(first.get("Body (HTML)", "")),
-        category_path=category_path(first.get("Product Category", "")),
+        description=html_to_text(first.get("Body (HTML)") or ""),
+        category_path=category_path(first.get("Product Category")),
         product_type=clean(first.get("Type")),
         brand=clean(first.get("Vendor")) or None,
-        tags=split_list(first.get("Tags", "")),
+        tags=split_list(first.get("Tags")) if first.get("Tags") else (),
     )
     images: dict[str, ImportedImage] = {}
     own_error = False
     for n, row in group:
-        src = row.get("Image Src", "").strip()
-        if src:
+        src = row.get("Image Src")
+        if src and not src.isspace():
             url = image_url(src)
             if url is None:
-                ctx.warn(n, f"image {src[:80]!r} is not an http(s) URL; ignored", "Image Src")
+                ctx.warn(
+                    n, f"image {src.strip()[:80]!r} is not an http(s) URL; ignored", "Image Src"
+                )
             elif url not in images:
-                position = row.get("Image Position", "").strip()
+                position = (row.get("Image Position") or "").strip()
                 images[url] = ImportedImage(
                     url,
                     clean(row.get("Image Alt Text")),
@@ -139,7 +143,10 @@ def _product(
         if variant.image and variant.image not in images:
             images[variant.image] = ImportedImage(variant.image, "", 10**5)
         product.variants.append(variant)
-    product.images = sorted(images.values(), key=lambda i: i.position or 10**6)
+    if len(images) > 1:
+        product.images = sorted(images.values(), key=lambda i: i.position or 10**6)
+    else:
+        product.images = list(images.values())
     if not product.variants:
         if not own_error:
             ctx.reject(line, f"product {handle!r} has no variant with a price", "Variant Price")
@@ -155,10 +162,13 @@ def _variant(
         return None
     options: dict[str, str] = {}
     for i, name in zip(_OPTIONS, names, strict=True):
-        value = clean(row.get(f"Option{i} Value"))
+        value = row.get(f"Option{i} Value")
+        if not value:
+            continue
+        value = " ".join(value.split())
         if value and not (name in ("title", "") and value.lower() == "default title"):
             options[name or f"option{i}"] = value
-    sku = clean(row.get("Variant SKU")) or None
+    sku = (row.get("Variant SKU") or "").strip() or None
     if sku:
         vid, what = stable_id(sku), "SKU"
     elif options:
@@ -167,23 +177,22 @@ def _variant(
         vid, what = product.id, "variant (no SKU, no options)"
     if not ctx.claim(vid, line, what, "Variant SKU" if sku else None):
         return None
-    regular = ctx.optional_price(
-        row.get("Variant Compare At Price"), line, "Variant Compare At Price"
-    )
-    qty_text = row.get("Variant Inventory Qty", "").strip()
+    compare = row.get("Variant Compare At Price")
+    regular = ctx.optional_price(compare, line, "Variant Compare At Price") if compare else None
+    qty_text = (row.get("Variant Inventory Qty") or "").strip()
     inventory = None
     if qty_text:
         try:
-            inventory = int(float(qty_text))
+            inventory = int(qty_text) if qty_text.lstrip("-").isdigit() else int(float(qty_text))
         except ValueError:
             ctx.warn(
                 line, f"inventory {qty_text!r} is not a number; ignored", "Variant Inventory Qty"
             )
-    tracked = "Variant Inventory Tracker" not in row or bool(
-        row["Variant Inventory Tracker"].strip()
-    )
-    sells_out = row.get("Variant Inventory Policy", "deny").strip().lower() != "continue"
+    tracker = row.get("Variant Inventory Tracker")
+    tracked = tracker is None or bool(tracker.strip())
+    sells_out = (row.get("Variant Inventory Policy") or "deny").strip().lower() != "continue"
     available = inventory is None or not tracked or not sells_out or inventory > 0
+    vimage = row.get("Variant Image")
     return ImportedVariant(
         id=vid,
         price=price,
@@ -193,5 +202,5 @@ def _variant(
         regular_price=regular if regular and regular > price else None,
         inventory=inventory,
         line=line,
-        image=image_url(row.get("Variant Image", "")),
+        image=image_url(vimage) if vimage else None,
     )
