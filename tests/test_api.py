@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app import create_app
 from assistant.conversation import Reply
 from assistant.runtime import Runtime
+from assistant.web import i18n
 from assistant.web.identity import issue_token, verify_token
 from assistant.web.shop import Shop
 from assistant.web.ui_chat import make_respond
@@ -210,10 +211,29 @@ def test_chat_stream_sends_pieces_then_the_reply(client):
         ({"message": "hi", "stream": "maybe"}, 422, "validation_error"),
         ({"message": "hi", "session_id": "../../etc"}, 422, "validation_error"),
         (["message"], 422, "validation_error"),
+        ({"message": "hi", "lang": "fr"}, 422, "validation_error"),
+        ({"message": "hi", "lang": 7}, 422, "validation_error"),
     ],
 )
 def test_chat_rejects_bad_input(client, body, status, code):
     assert_error(client.post("/api/chat", json=body), status, code)
+
+
+def test_chat_takes_the_shoppers_language(client):
+    shop = client.app.state.web.shop
+    # Chosen: the conversation answers in it, even to a message in the other language.
+    body = client.post("/api/chat", json={"message": "I need a bookcase", "lang": "zh-CN"}).json()
+    assert body["language"] == "zh"
+    state = shop.sessions.get(None, body["session_id"]).state
+    assert (state.language, state.language_fixed) == ("zh", True)
+    again = client.post("/api/chat", json={"message": "cheaper", "session_id": state.session_id})
+    assert again.json()["language"] == "zh"  # kept without being sent again
+    # Not sent: replies follow the message, as before.
+    plain = client.post("/api/chat", json={"message": "I need a bookcase"}).json()
+    assert plain["language"] == "en"
+    assert not shop.sessions.get(None, plain["session_id"]).state.language_fixed
+    bad = assert_error(client.post("/api/chat", json={"message": "hi", "lang": "fr"}), 422)
+    assert "lang" in bad["message"] and "en, zh" in bad["message"]
 
 
 def test_malformed_json_is_400(client):
@@ -399,6 +419,14 @@ def test_the_ui_goes_through_the_same_gate(client):
     *_, (_, history, sid2) = respond("a bookcase", [], CUSTOMER, sid, None)
     assert sid2 == sid and "chat-card" in history[-1]["content"]
     assert shop.chat.slots.held == 0
+    # The UI's language switch goes with the turn; the UI's own words follow it.
+    with all_slots_taken(shop.chat):
+        *_, (_, history, sid3) = respond("a bookcase", [], CUSTOMER, None, "zh")
+    assert history[-1]["content"] == i18n.t("zh", "ui.busy") != BUSY_TEXT
+    *_, (_, history, _) = respond("a bookcase", [], CUSTOMER, sid3, "zh")
+    state = shop.sessions.get(CUSTOMER, sid3).state
+    assert (state.language, state.language_fixed) == ("zh", True)
+    assert "商品编号" in history[-1]["content"]  # the cards' labels
 
 
 def test_the_ui_is_rate_limited_like_the_api(runtime):
@@ -617,6 +645,12 @@ def test_widget_and_demo_page(client):
     assert forged and verify_token(SECRET, forged) is None
     assert token_of(client.get("/widget-demo?mode=anonymous").text) == ""
     assert client.get("/widget-demo?mode=bogus").status_code == 422
+    # Its words in each language come inside the script; a Chinese page says so.
+    strings = json.loads(re.search(r"var STRINGS = (\{.*?\});\n", js.text).group(1))
+    assert set(strings) == {"en", "zh"} and strings["zh"]["send"] == "发送"
+    assert '<html lang="en">' in client.get("/widget-demo").text
+    assert '<html lang="zh-CN">' in client.get("/widget-demo?lang=zh").text
+    assert client.get("/widget-demo?lang=fr").status_code == 422
 
 
 def test_gradio_ui_is_mounted(client):

@@ -297,3 +297,71 @@ def test_widget_add_to_cart_updates_its_badge(page, base_url):
     page.screenshot(path=SHOTS / "widget-cart.png")
     lines.first.get_by_role("button").click()
     expect(badge).to_have_attribute("data-count", "0")
+
+
+# Chinese-language shoppers (issue 13) ------------------------------------------------------
+HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def test_chat_in_chinese_with_the_language_switch(page, base_url, runtime):
+    # Another shopper than CUSTOMER: the choice is remembered for the shopper who made it.
+    shopper = "AA-10315"
+    open_home(page, base_url, shopper)
+    page.locator("#lang-switch").get_by_text("中文").click()
+    chat_tab = page.get_by_role("tab", name="聊天")
+    expect(chat_tab).to_be_visible()
+    expect(page.locator("#home-hello")).to_contain_text("已登录")
+    expect(page.locator(".sa-why").first).to_have_text("为什么推荐？")
+    expect(page.locator("#cart-panel .sa-cart-head strong")).to_have_text("我的购物车")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.locator(".sa-why").first.click()
+    expect(page.locator("#why-panel .why-box strong")).to_contain_text("为什么推荐")
+    chat_tab.click()
+    expect(page.locator("#chat-input textarea")).to_have_attribute("placeholder", "输入消息…")
+
+    text = ask(page, "我想要一把100美元以下的椅子")
+    assert HAN.search(text), f"the reply is not in Chinese: {text!r}"
+    # The cards: chairs from the catalogue under the budget, labelled in Chinese.
+    cards = page.locator('[data-testid="bot"]').last.locator(".chat-card")
+    expect(cards.first).to_be_visible(timeout=WAIT_MS)
+    skus = cards.locator(".cc-sku").all_inner_texts()
+    assert skus and all(s.startswith("商品编号 ") for s in skus)
+    for pid in (s.removeprefix("商品编号 ").strip() for s in skus):
+        product = runtime.stack.catalogue.get(pid)
+        assert product.price <= 100 and product.sub_category == "Chairs"
+    page.screenshot(path=SHOTS / "chat-chinese.png")
+
+    # Kept for this shopper: their next visit opens in Chinese.
+    open_home(page, base_url, shopper)
+    expect(page.get_by_role("tab", name="聊天")).to_be_visible()
+    expect(page.locator("#lang-switch input[value='zh']")).to_be_checked()
+
+
+def test_widget_follows_data_lang_then_the_pages_lang(page, base_url):
+    # No data-lang: the page's <html lang>.
+    page.goto(f"{base_url}/widget-demo?mode=anonymous&lang=zh", wait_until="domcontentloaded")
+    page.locator('[data-testid="widget-bubble"]').click()
+    expect(page.locator("#shopassist-widget")).to_have_attribute("data-lang", "zh")
+    expect(page.locator('[data-testid="widget-send"]')).to_have_text("发送")
+    expect(page.locator('[data-testid="widget-who"]')).to_contain_text("未登录")
+
+    # data-lang wins over an English page, and goes with each message.
+    store_page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>'
+        '<script src="/widget.js" data-lang="zh-CN" defer></script></body></html>'
+    )
+    page.route(
+        f"{base_url}/a-store-page",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=store_page),
+    )
+    page.goto(f"{base_url}/a-store-page", wait_until="domcontentloaded")
+    page.locator('[data-testid="widget-bubble"]').click()
+    expect(page.locator('[data-testid="widget-input"]')).to_have_attribute(
+        "placeholder", "问问商品或你的订单…"
+    )
+    with page.expect_request(lambda r: r.url.endswith("/api/chat")) as asked:
+        widget_ask(page, "I need a bookcase")
+    assert asked.value.post_data_json["lang"] == "zh"  # the API test checks what it does
+    card = page.locator('[data-testid="widget-card"]').first
+    expect(card.locator('[data-testid="widget-add"]')).to_have_text("加入购物车")
+    page.screenshot(path=SHOTS / "widget-chinese.png")

@@ -2,7 +2,8 @@
 
 `?mode=signed` (default) signs a token for the demo customer, `?mode=forged` shows what an
 attacker gets by editing a token to impersonate someone else (the signature no longer
-matches, so the widget is anonymous), `?mode=anonymous` sends no token at all.
+matches, so the widget is anonymous), `?mode=anonymous` sends no token at all. `?lang=zh`
+makes it a Chinese page (`<html lang="zh-CN">`), which the widget follows.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def forge(token: str, new_sub: str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + sig
 
 
-def render_demo(shop: Shop, secret: str, mode: DemoMode) -> str:
+def render_demo(shop: Shop, secret: str, mode: DemoMode, lang: str = "en") -> str:
     template = resources.files(__package__).joinpath("widget/demo.html").read_text("utf-8")
     user = demo_customer(shop)
     name = shop.customer_name(user) or "a demo shopper"
@@ -63,7 +64,16 @@ def render_demo(shop: Shop, secret: str, mode: DemoMode) -> str:
         account = "Not signed in"
         title = "Anonymous visitor"
         text = "No token: the widget can recommend products but won't discuss any order."
-    values = {"token": token, "api": "", "account": account, "mode_title": title, "mode_text": text}
+    values = {
+        "token": token,
+        "api": "",
+        "account": account,
+        "mode_title": title,
+        "mode_text": text,
+        "lang": "zh-CN" if lang == "zh" else "en",
+        "query_lang": "&lang=zh" if lang == "zh" else "",
+        "widget_title": "Acme 帮助中心" if lang == "zh" else "Acme help desk",
+    }
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", html.escape(value, quote=True))
     return template

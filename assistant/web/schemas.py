@@ -7,7 +7,9 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..lang import LANGUAGES, normalise_language
 
 if TYPE_CHECKING:
     from ..conversation import Reply
@@ -41,6 +43,24 @@ class ChatRequest(BaseModel):
     stream: bool = Field(
         default=False, description="Stream text/event-stream: `delta` events then `reply`."
     )
+    lang: str | None = Field(
+        default=None,
+        max_length=35,
+        description="The language the shopper chose: `en` or `zh` (a tag such as `zh-CN` "
+        "is read as `zh`). The conversation answers in it from then on; omit it to let "
+        "replies follow the shopper's messages.",
+        examples=["zh"],
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _supported_language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        lang = normalise_language(value)
+        if lang is None:
+            raise ValueError(f"unsupported language; use one of {', '.join(LANGUAGES)}")
+        return lang
 
 
 class ProductCardOut(BaseModel):
@@ -96,12 +116,14 @@ class ChatResponse(BaseModel):
     ticket_id: int | None
     route_confidence: float
     degraded: bool
+    language: str = Field(default="en", description="The reply's language: `en` or `zh`")
 
     @classmethod
-    def body(cls, reply: Reply, session_id: str, signed_in: bool) -> dict:
+    def body(cls, reply: Reply, session_id: str, signed_in: bool, language: str = "en") -> dict:
         """The response body as JSON-ready data."""
         fields = {f.name: getattr(reply, f.name) for f in dataclasses.fields(reply)}
-        model = cls.model_validate({"session_id": session_id, "signed_in": signed_in, **fields})
+        head = {"session_id": session_id, "signed_in": signed_in, "language": language}
+        model = cls.model_validate({**head, **fields})
         return jsonable(model.model_dump())
 
 
@@ -282,7 +304,7 @@ class CartResponse(BaseModel):
     lines: list[CartLineOut]
     count: int = Field(description="Items in the cart: the sum of the quantities")
     total: float
-    currency: Literal["USD"] = "USD"
+    currency: str = Field(default="USD", description="The store's currency (ISO 4217)")
     session_id: str | None = Field(
         default=None, description="The anonymous session that owns this cart (null: signed in)"
     )
@@ -293,5 +315,6 @@ class CartResponse(BaseModel):
             lines=[CartLineOut.model_validate(ln) for ln in cart.lines],
             count=cart.count,
             total=cart.total,
+            currency=cart.currency,
             session_id=session_id,
         )

@@ -20,6 +20,7 @@ from retrieval.settings import Settings
 
 from ..conversation import ConversationState, Reply
 from ..guards import redact
+from ..lang import Language, normalise_language
 from ..runtime import Runtime
 from .admission import Busy, Lane, RateLimiter, SessionBusy
 
@@ -67,6 +68,8 @@ class Shop:
         self._experiments: dict[str, Experiment] | None = None
         self._names: dict[str, str] | None = None
         self._lock = threading.Lock()
+        # The language each signed-in shopper chose in the UI (kept while the app runs).
+        self._languages: OrderedDict[str, Language] = OrderedDict()
 
     # Admission ---------------------------------------------------------------------------
     def chat_turn(
@@ -76,6 +79,7 @@ class Shop:
         user_id: str | None,
         session_id: str,
         client: str | None = None,
+        language: str | None = None,
     ) -> ChatTurn:
         """Admit one chat turn now or refuse it now; it never waits for capacity.
 
@@ -83,7 +87,14 @@ class Shop:
         anonymous one), the conversation's lock (one turn at a time per conversation), and the
         global in-flight limit. Raises RateLimited / SessionBusy (429) or Busy (503), each with
         a `retry_after`. The returned turn holds its slots until its reply is built or its
-        stream ends (or it is closed)."""
+        stream ends (or it is closed).
+
+        `language` ("en", "zh", or a tag such as "zh-CN") is the one the shopper chose (the
+        UI's switch, the widget's `data-lang`): the conversation answers in it from now on.
+        None leaves the conversation as it is (by default, following the shopper's messages)."""
+        chosen = normalise_language(language)
+        if language is not None and chosen is None:
+            raise ValueError(f"unsupported language {language!r}")
         retry = self.settings.busy_retry_after_s
         self.chat_limiter.check(f"user:{user_id}" if user_id else f"ip:{client or 'unknown'}")
         slot = self.sessions.get(user_id, session_id)
@@ -92,6 +103,8 @@ class Shop:
         if slot.state.turns == 0 and slot.state.prompt_version is None:
             slot.state.prompt_version = self.prompt_version_for(user_id or session_id)
         slot.state.client = client  # the identification limit counts per client address
+        if chosen is not None:
+            slot.state.language, slot.state.language_fixed = chosen, True
         if not self.chat.slots.try_acquire():
             slot.lock.release()
             raise Busy("the assistant is busy; please retry shortly", retry)
@@ -115,6 +128,24 @@ class Shop:
 
     def is_customer(self, user_id: str | None) -> bool:
         return self.customer_name(user_id) is not None
+
+    # Language chosen in the UI, per signed-in shopper ---------------------------------
+    def preferred_language(self, user_id: str | None) -> Language | None:
+        if not user_id:
+            return None
+        with self._lock:
+            return self._languages.get(user_id)
+
+    def remember_language(self, user_id: str | None, language: str | None) -> None:
+        """Keep a signed-in shopper's choice for their next visit (bounded, in memory)."""
+        chosen = normalise_language(language)
+        if not user_id or chosen is None:
+            return
+        with self._lock:
+            self._languages[user_id] = chosen
+            self._languages.move_to_end(user_id)
+            while len(self._languages) > self.settings.max_sessions:
+                self._languages.popitem(last=False)
 
     # Home page with the A/B test --------------------------------------------------------
     def experiment(self, name: str = HOME_EXPERIMENT) -> Experiment | None:

@@ -1,6 +1,10 @@
 """The Gradio chat's event handlers. A turn goes through the one admission gate,
 `Shop.chat_turn`, like the API's and the widget's: over a limit the shopper sees "busy" at
-once, and a streamed turn holds its slot until its last piece."""
+once, and a streamed turn holds its slot until its last piece.
+
+The language the shopper chose with the UI's switch (`lang`, or None when they have not
+chosen) goes with every turn: once chosen, replies stay in it. The UI's own messages (busy,
+sorry) and the cards' labels are in the conversation's language."""
 
 from __future__ import annotations
 
@@ -12,17 +16,21 @@ from typing import Any
 import gradio as gr
 
 from ..conversation import Reply
+from ..lang import detect_language, normalise_language
 from .admission import Rejected, SessionBusy
+from .i18n import t
 from .shop import Shop
-from .ui_render import BUSY_TEXT, esc, reply_html
+from .ui_render import esc, reply_html
 
 log = logging.getLogger(__name__)
 
-SORRY_TEXT = "Sorry, something went wrong. Please try again."
-# Shown after the text while the turn is still streaming (the model may still be writing); the
-# finished reply has none, which is also how the browser tests know a turn is complete.
-TYPING_HTML = ' <span class="sa-typing" title="still writing">…</span>'
-STILL_ANSWERING_TEXT = "I'm still answering your previous message: one moment, please."
+
+def typing_html(lang: str | None = None) -> str:
+    """Shown after the text while the turn is still streaming (the model may still be
+    writing); the finished reply has none, which is also how the browser tests know a turn
+    is complete."""
+    return f' <span class="sa-typing" title="{esc(t(lang, "ui.still_writing"))}">…</span>'
+
 
 Chat = Iterator[tuple[str, list, str | None]]
 
@@ -33,19 +41,24 @@ def _bot(history: list, content: str) -> list:
 
 
 def make_respond(shop: Shop) -> Callable[..., Chat]:
-    """The chat handler: (message, history, user, session id) → (box, history, session id)."""
+    """The chat handler: (message, history, user, session id, chosen language) → (box,
+    history, session id)."""
 
     def respond(
         message: str,
         history: list,
         user: str | None,
         session_id: str | None,
-        request: gr.Request,
+        lang: str | None = None,
+        request: gr.Request | None = None,
     ) -> Chat:
         message = (message or "").strip()
         if not message:
             yield "", history, session_id
             return
+        chosen = normalise_language(lang)
+        # Before the turn, the UI's own messages follow the choice, else the message.
+        said: str = chosen or detect_language(message)
         # The conversation itself lives in the shop's session store, as the API's do.
         session_id = session_id or uuid.uuid4().hex
         history = [
@@ -56,26 +69,29 @@ def make_respond(shop: Shop) -> Callable[..., Chat]:
         yield "", history, session_id
         client = request.client.host if request and request.client else None
         try:
-            turn = shop.chat_turn(message, user_id=user, session_id=session_id, client=client)
+            turn = shop.chat_turn(
+                message, user_id=user, session_id=session_id, client=client, language=chosen
+            )
         except SessionBusy:
-            yield "", _bot(history, STILL_ANSWERING_TEXT), session_id
+            yield "", _bot(history, t(said, "ui.still_answering")), session_id
             return
         except Rejected as exc:  # busy or rate limited: answered at once, never queued
             log.info("chat turn refused: %s", exc.code)
-            yield "", _bot(history, BUSY_TEXT), session_id
+            yield "", _bot(history, t(said, "ui.busy")), session_id
             return
         try:
             text = ""
             for piece in turn.stream():
+                said = turn.state.language  # the agent has settled the reply's language
                 if isinstance(piece, Reply):
-                    _bot(history, reply_html(piece))
+                    _bot(history, reply_html(piece, said))
                 else:
                     text += piece
-                    _bot(history, esc(text) + TYPING_HTML)
+                    _bot(history, esc(text) + typing_html(said))
                 yield "", history, session_id
         except Exception:
             log.exception("chat turn failed")
-            yield "", _bot(history, SORRY_TEXT), session_id
+            yield "", _bot(history, t(said, "ui.sorry")), session_id
         finally:
             turn.close()
 

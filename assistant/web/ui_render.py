@@ -1,7 +1,8 @@
 """What the Gradio UI renders: its theme and CSS, and every HTML fragment it shows.
 
 Every string that reaches HTML is escaped here, so a product name or a model sentence can
-never inject markup. Nothing here decides a fact.
+never inject markup. Nothing here decides a fact. Each fragment takes the UI's language
+(`lang`, "en" or "zh"; see `i18n`); English is the default.
 """
 
 from __future__ import annotations
@@ -12,24 +13,16 @@ from typing import Any
 import gradio as gr
 
 from ..conversation import ProductCard, Reply
+from .i18n import reason_text, t, table, ui_language
 
-BUSY_TEXT = "The assistant is busy with other shoppers right now. Please try again in a moment."
+BUSY_TEXT = t("en", "ui.busy")
 
-# Plain-language labels for the scoring core's features ("Why this?").
-FEATURE_LABELS = {
-    "query_sim": "Matches what you asked for",
-    "profile_sim": "Similar to what you buy",
-    "session_sim": "Similar to what you just viewed",
-    "sub_category_affinity": "A sub-category you shop",
-    "category_affinity": "A category you shop",
-    "brand_affinity": "A brand you like",
-    "price_fit": "Fits your usual price range",
-    "popularity": "Popular with shoppers",
-    "trend": "Trending now",
-    "co_purchase": "Bought together with your items",
-    "bought_before": "You bought it before",
-    "long_tail": "Hidden-gem boost",
-}
+
+def feature_label(feature: str, lang: str | None = None) -> str:
+    """A scoring-core feature in plain words ("Why this?"), in `lang`."""
+    key = f"features.{feature}"
+    return t(lang, key) if key in table(ui_language(lang)) else feature.replace("_", " ")
+
 
 UI_CSS = """
 .gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
@@ -137,18 +130,18 @@ def image_html(url: object, name: object, cls: str) -> str:
     )
 
 
-def card_html(item: dict) -> str:
+def card_html(item: dict, lang: str | None = None) -> str:
     return (
         f'<div class="pc" data-product-id="{esc(item["id"])}">'
         f"{image_html(item.get('image'), item['name'], 'pc-img')}"
         f'<div class="pc-cat">{esc(item["category"])} · {esc(item["sub_category"])}</div>'
         f'<div class="pc-name" title="{esc(item["name"])}">{esc(item["name"])}</div>'
         f'<div class="pc-price">${float(item["price"]):,.2f}</div>'
-        f'<div class="pc-reason">{esc(item.get("reason") or "")}</div></div>'
+        f'<div class="pc-reason">{esc(reason_text(item.get("reason") or "", lang))}</div></div>'
     )
 
 
-def why_html(item: dict | None) -> str:
+def why_html(item: dict | None, lang: str | None = None) -> str:
     if not item:
         return ""
     contrib: dict[str, float] = item.get("contributions") or {}
@@ -158,55 +151,58 @@ def why_html(item: dict | None) -> str:
     top = max((abs(v) for _, v in rows), default=1.0) or 1.0
     lines = (
         "".join(
-            f'<div class="why-row"><span>{esc(FEATURE_LABELS.get(k, k.replace("_", " ")))}</span>'
+            f'<div class="why-row"><span>{esc(feature_label(k, lang))}</span>'
             f'<div class="why-bar {"why-pos" if v >= 0 else "why-neg"}" '
             f'style="width:{max(4, round(100 * abs(v) / top))}%"></div>'
             f'<span class="why-val">{v:+.2f}</span></div>'
             for k, v in rows
         )
-        or "<p>No strong signals: this is a popular pick.</p>"
+        or f"<p>{esc(t(lang, 'ui.why_no_signals'))}</p>"
     )
     return (
         f'<div class="why-box" data-product-id="{esc(item["id"])}">'
-        f"<strong>Why “{esc(item['name'])}”?</strong>"
-        f'<p style="margin:.2rem 0 .5rem">{esc(item.get("reason") or "")}</p>{lines}'
-        '<p style="font-size:.75rem;margin-top:.4rem">Green pushed it up, red pulled it down.</p>'
+        f"<strong>{esc(t(lang, 'ui.why_title', name=item['name']))}</strong>"
+        f'<p style="margin:.2rem 0 .5rem">{esc(reason_text(item.get("reason") or "", lang))}</p>'
+        f'{lines}<p style="font-size:.75rem;margin-top:.4rem">{esc(t(lang, "ui.why_legend"))}</p>'
         "</div>"
     )
 
 
-def reply_html(reply: Reply) -> str:
+def reply_html(reply: Reply, lang: str | None = None) -> str:
     """The assistant's message: escaped text, then its products as cards.
 
     Gradio's sanitiser drops data-* attributes in chat messages, so the item number is shown
     as text (as stores do), which also keeps the cards checkable against the catalogue."""
     text = esc(reply.text)
-    return text + (("\n\n" + chat_cards_html(reply.products)) if reply.products else "")
+    return text + (("\n\n" + chat_cards_html(reply.products, lang)) if reply.products else "")
 
 
-def chat_cards_html(products: list[ProductCard]) -> str:
+def chat_cards_html(products: list[ProductCard], lang: str | None = None) -> str:
     cards = "".join(
         f'<div class="chat-card" data-product-id="{esc(p.id)}">'
         f"{image_html(p.image, p.name, 'cc-img')}<b>{esc(p.name)}</b>"
         f'<span class="cc-price">${p.price:,.2f}</span> · {esc(p.sub_category)}'
-        f"<small>{esc(p.reason)}</small><small class='cc-sku'>Item {esc(p.id)}</small></div>"
+        f"<small>{esc(reason_text(p.reason, lang))}</small>"
+        f"<small class='cc-sku'>{esc(t(lang, 'ui.item_id', id=p.id))}</small></div>"
         for p in products
     )
     return f'<div class="chat-cards">{cards}</div>'
 
 
-def _items(n: int) -> str:
-    return f"{n} item{'s' if n != 1 else ''}"
+def items_text(n: int, lang: str | None = None) -> str:
+    return t(lang, "ui.items_one" if n == 1 else "ui.items_many", n=n)
 
 
-def cart_head_html(cart: dict | None) -> str:
+def cart_head_html(cart: dict | None, lang: str | None = None) -> str:
     """The cart panel's heading: the item count and total (the data attributes for tests)."""
     cart = cart or {}
     count, total = int(cart.get("count") or 0), float(cart.get("total") or 0.0)
-    summary = f"{_items(count)} · ${total:,.2f}" if count else "empty"
+    summary = (
+        f"{items_text(count, lang)} · ${total:,.2f}" if count else t(lang, "ui.cart_empty_short")
+    )
     return (
         f'<div class="sa-cart-head" data-count="{count}" data-total="{total:.2f}">'
-        f"<strong>Your cart</strong><span>{esc(summary)}</span></div>"
+        f"<strong>{esc(t(lang, 'ui.cart_title'))}</strong><span>{esc(summary)}</span></div>"
     )
 
 
@@ -220,27 +216,21 @@ def cart_line_html(line: dict) -> str:
     )
 
 
-def cart_total_html(cart: dict | None) -> str:
+def cart_total_html(cart: dict | None, lang: str | None = None) -> str:
     cart = cart or {}
     if not cart.get("lines"):
-        return (
-            "<p class='sa-cart-empty'>Nothing here yet: press “Add to cart” on a product, "
-            "or ask the assistant to add one.</p>"
-        )
+        return f"<p class='sa-cart-empty'>{esc(t(lang, 'ui.cart_empty'))}</p>"
     return (
-        f"<div class='sa-cart-total'><span>Total</span>"
+        f"<div class='sa-cart-total'><span>{esc(t(lang, 'ui.cart_total'))}</span>"
         f"<span class='ct-sum'>${float(cart.get('total') or 0):,.2f}</span></div>"
     )
 
 
-def llm_status_text(status: str) -> str:
+def llm_status_text(status: str, lang: str | None = None) -> str:
     if status == "ready":
-        return "Assistant ready."
+        return t(lang, "ui.status_ready")
     if status == "loading":
-        return (
-            "The language model is still loading: answers are written from templates "
-            "until it's ready."
-        )
+        return t(lang, "ui.status_loading")
     if status.startswith("unavailable"):
-        return "Answers are written from templates (the language model is unavailable)."
-    return "Answers are written from templates."
+        return t(lang, "ui.status_unavailable")
+    return t(lang, "ui.status_templates")

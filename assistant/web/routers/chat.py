@@ -47,6 +47,7 @@ async def chat(body: ChatRequest, request: Request, user: Identity, shop: ShopDe
         user_id=user,
         session_id=session_id,
         client=request.client.host if request.client else None,
+        language=body.lang,
     )
     signed_in = user is not None
     if not body.stream:
@@ -63,25 +64,26 @@ async def chat(body: ChatRequest, request: Request, user: Identity, shop: ShopDe
 
 
 def _reply_json(turn: ChatTurn, signed_in: bool) -> bytes:
-    body = ChatResponse.body(turn.reply(), turn.session_id, signed_in)
+    reply = turn.reply()
+    body = ChatResponse.body(reply, turn.session_id, signed_in, turn.state.language)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _next_frame(pieces: Generator[str | Reply], session_id: str, signed_in: bool) -> str | None:
+def _next_frame(pieces: Generator[str | Reply], turn: ChatTurn, signed_in: bool) -> str | None:
     """The next SSE frame (built on the chat lane's thread), or None at the end."""
     piece = next(pieces, None)
     if piece is None:
         return None
     if isinstance(piece, Reply):
-        return sse("reply", ChatResponse.body(piece, session_id, signed_in))
+        body = ChatResponse.body(piece, turn.session_id, signed_in, turn.state.language)
+        return sse("reply", body)
     return sse("delta", {"text": piece})
 
 
 async def _events(shop: Shop, turn: ChatTurn, signed_in: bool) -> AsyncIterator[str]:
     pieces: Generator[str | Reply] = turn.stream()
-    sid = turn.session_id
     try:
-        while (frame := await shop.chat.offload(_next_frame, pieces, sid, signed_in)) is not None:
+        while (frame := await shop.chat.offload(_next_frame, pieces, turn, signed_in)) is not None:
             yield frame
     except Exception as exc:  # the stream has started: report in-band, not as a 500
         log.exception("chat stream failed")

@@ -1,6 +1,12 @@
-"""The embeddable support widget: /widget.js, its static files, and the /widget-demo page."""
+"""The embeddable support widget: /widget.js, its static files, and the /widget-demo page.
+
+widget.js is served with its words in every language (`i18n.widget_strings()`, from
+`locales/*.json`) put in where it says `/*SHOPASSIST_STRINGS*/{}`, at /widget.js and at
+/static/widget/widget.js alike.
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the real annotations.
+import json
 from importlib import resources
 from typing import Literal
 
@@ -10,14 +16,26 @@ from fastapi.staticfiles import StaticFiles
 
 from ..demo import render_demo
 from ..deps import SettingsDep, ShopDep
+from ..i18n import widget_strings
 
 WIDGET_DIR = resources.files("assistant.web").joinpath("widget")
+STRINGS_SLOT = "/*SHOPASSIST_STRINGS*/{}"
 
 router = APIRouter(include_in_schema=False)
-_WIDGET_JS = WIDGET_DIR.joinpath("widget.js").read_bytes()
+
+
+def widget_source() -> bytes:
+    source = WIDGET_DIR.joinpath("widget.js").read_text("utf-8")
+    if STRINGS_SLOT not in source:
+        raise RuntimeError(f"widget.js has no {STRINGS_SLOT} for its strings")
+    return source.replace(STRINGS_SLOT, json.dumps(widget_strings(), sort_keys=True)).encode()
+
+
+_WIDGET_JS = widget_source()
 
 
 @router.get("/widget.js")
+@router.get("/static/widget/widget.js")  # before the static mount, which has no strings
 async def widget() -> Response:
     return Response(
         _WIDGET_JS,
@@ -31,8 +49,9 @@ def widget_demo(
     shop: ShopDep,
     settings: SettingsDep,
     mode: Literal["signed", "forged", "anonymous"] = Query("signed"),
+    lang: Literal["en", "zh"] = Query("en", description="the demo page's <html lang>"),
 ) -> str:
-    return render_demo(shop, settings.widget_secret, mode)
+    return render_demo(shop, settings.widget_secret, mode, lang)
 
 
 def mount_widget_static(app: FastAPI) -> None:

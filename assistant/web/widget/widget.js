@@ -6,7 +6,11 @@
  *
  * data-api   base URL of the assistant (default: the origin this script was served from)
  * data-token a shopper token signed by the store's backend (omit for anonymous visitors)
- * data-title header text (default "Need help?")
+ * data-title header text (default "Need help?", or the widget language's own)
+ * data-lang  the widget's language: "en" or "zh" (tags such as "zh-CN" too); without it, the
+ *            page's <html lang>. Its labels are in that language, and each message is sent
+ *            with it, so the assistant answers in it. "auto": labels follow the page, and
+ *            replies follow each message's language.
  *
  * The header shows the shopper's cart (count and total, from /api/cart; click it for the
  * lines); product cards have an "Add to cart" button. An anonymous visitor's cart belongs to
@@ -22,9 +26,31 @@
   if (!script || window.__shopassistWidget) return;
   window.__shopassistWidget = true;
 
+  // The widget's words per language: filled in by the server from assistant/web/locales/.
+  var STRINGS = /*SHOPASSIST_STRINGS*/{};
+
+  // "zh-CN", "zh_Hans", "ZH" -> "zh"; a language with no strings -> null.
+  function pickLang(value) {
+    var head = String(value || "").trim().toLowerCase().replace(/_/g, "-").split("-")[0];
+    return head && STRINGS[head] ? head : null;
+  }
+  var wanted = (script.getAttribute("data-lang") || "").trim();
+  var auto = wanted.toLowerCase() === "auto";
+  var chosen = auto ? null : pickLang(wanted) || pickLang(document.documentElement.lang);
+  var lang = chosen || pickLang(document.documentElement.lang) || "en";
+
+  function t(key, values) {
+    var table = STRINGS[lang] || {};
+    var text = key in table ? table[key] : (STRINGS.en || {})[key];
+    if (text == null) return key;
+    return String(text).replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
   var api = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
   var token = script.getAttribute("data-token") || "";
-  var title = script.getAttribute("data-title") || "Need help?";
+  var title = script.getAttribute("data-title") || t("title");
   var sessionId = null;
   var busy = false;
 
@@ -94,6 +120,7 @@
 
   var host = el("div");
   host.id = "shopassist-widget";
+  host.setAttribute("data-lang", lang);  // the language it shows (and sends, unless "auto")
   var root = host.attachShadow({ mode: "open" });
   var style = el("style");
   style.textContent = CSS;
@@ -110,19 +137,20 @@
   path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
   icon.appendChild(path);
   bubble.appendChild(icon);
-  bubble.setAttribute("aria-label", "Chat with the shop assistant");
+  bubble.setAttribute("aria-label", t("bubble"));
   bubble.setAttribute("data-testid", "widget-bubble");
   var panel = el("div", "panel");
+  panel.setAttribute("lang", lang === "zh" ? "zh-CN" : lang);  // CJK fonts for Chinese
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", title);
   var head = el("div", "head");
   var heading = el("div");
   heading.appendChild(el("b", null, title));
-  var who = el("span", "who", "Connecting\u2026");
+  var who = el("span", "who", t("connecting"));
   who.setAttribute("data-testid", "widget-who");
   heading.appendChild(who);
   head.appendChild(heading);
-  var cartBtn = el("button", "cartbtn", "Cart: 0");
+  var cartBtn = el("button", "cartbtn", t("cart_zero"));
   cartBtn.type = "button";
   cartBtn.setAttribute("data-testid", "widget-cart");
   cartBtn.setAttribute("data-count", "0");
@@ -137,10 +165,10 @@
   var input = el("input");
   input.type = "text";
   input.maxLength = 2000;
-  input.placeholder = "Ask about products or your order\u2026";
-  input.setAttribute("aria-label", "Message");
+  input.placeholder = t("placeholder");
+  input.setAttribute("aria-label", t("message_aria"));
   input.setAttribute("data-testid", "widget-input");
-  var send = el("button", "send", "Send");
+  var send = el("button", "send", t("send"));
   send.type = "submit";
   send.setAttribute("data-testid", "widget-send");
   form.appendChild(input);
@@ -184,14 +212,16 @@
     if (!cart) return;
     if (cart.session_id && !sessionId) sessionId = cart.session_id;  // the chat goes on in it
     var count = Number(cart.count) || 0;
-    cartBtn.textContent = count ? "Cart: " + count + " \u00b7 " + money(cart.total) : "Cart: 0";
+    cartBtn.textContent = count
+      ? t("cart_badge", { count: count, total: money(cart.total) })
+      : t("cart_zero");
     cartBtn.setAttribute("data-count", String(count));
     cartBtn.setAttribute("data-total", String(cart.total || 0));
-    cartBtn.setAttribute("aria-label", "Cart: " + count + " item" + (count === 1 ? "" : "s"));
+    cartBtn.setAttribute("aria-label", t(count === 1 ? "cart_aria_one" : "cart_aria_many", { count: count }));
     cartList.textContent = "";
     var lines = cart.lines || [];
     if (!lines.length) {
-      cartList.appendChild(el("div", "cempty", "Your cart is empty."));
+      cartList.appendChild(el("div", "cempty", t("cart_empty")));
       return;
     }
     lines.forEach(function (ln) {
@@ -200,15 +230,15 @@
       row.setAttribute("data-testid", "widget-cart-line");
       row.appendChild(el("span", "cn", ln.name));
       row.appendChild(el("span", "cq", ln.quantity + " \u00d7 " + money(ln.price)));
-      var rm = el("button", null, "Remove");
+      var rm = el("button", null, t("remove"));
       rm.type = "button";
-      rm.setAttribute("aria-label", "Remove " + ln.name);
+      rm.setAttribute("aria-label", t("remove_aria", { name: ln.name }));
       rm.addEventListener("click", function () { cartCall("DELETE", ln.product_id); });
       row.appendChild(rm);
       cartList.appendChild(row);
     });
     var total = el("div", "ctotal");
-    total.appendChild(el("span", null, "Total"));
+    total.appendChild(el("span", null, t("total")));
     total.appendChild(el("span", null, money(cart.total)));
     cartList.appendChild(total);
   }
@@ -240,7 +270,7 @@
         });
       })
       .catch(function () {
-        addMessage("err", "Can't reach the cart. Check your connection.");
+        addMessage("err", t("cart_unreachable"));
         return false;
       });
   }
@@ -273,15 +303,15 @@
       meta.appendChild(document.createTextNode(" \u00b7 " + (p.sub_category || p.category || "")));
       card.appendChild(meta);
       if (p.reason) card.appendChild(el("div", "r", p.reason));
-      var add = el("button", "add", "Add to cart");
+      var add = el("button", "add", t("add_to_cart"));
       add.type = "button";
       add.setAttribute("data-testid", "widget-add");
-      add.setAttribute("aria-label", "Add " + (p.name || "this product") + " to the cart");
+      add.setAttribute("aria-label", t("add_aria", { name: p.name || t("this_product") }));
       add.addEventListener("click", function () {
         add.disabled = true;
         cartCall("POST", String(p.id || "")).then(function (ok) {
           add.disabled = false;
-          if (ok) add.textContent = "Added \u2713 (add another)";
+          if (ok) add.textContent = t("added_again");
         });
       });
       card.appendChild(add);
@@ -295,18 +325,23 @@
     fetch(api + "/api/me", { headers: headers(false) })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (me) {
-        if (me && me.signed_in) who.textContent = "Signed in as " + (me.name || me.user_id);
-        else who.textContent = "Not signed in \u2014 order help needs sign-in";
+        if (me && me.signed_in) who.textContent = t("signed_in_as", { name: me.name || me.user_id });
+        else who.textContent = t("not_signed_in");
       })
-      .catch(function () { who.textContent = "Offline"; });
+      .catch(function () { who.textContent = t("offline"); });
   }
 
   function errorText(status, body) {
-    if (body && body.error && body.error.message) return body.error.message;
-    if (status === 429 || status === 503) {
-      return "We're busy right now \u2014 please try again in a moment.";
+    var code = body && body.error ? body.error.code : null;
+    if (lang !== "en") {  // the server's messages are English: say it in the widget's words
+      if (code === "session_busy") return t("still_answering");
+      if (status === 429 || status === 503) return t("busy");
+      if (status === 413) return t("error_too_long");
+      return t("error_status", { status: status });
     }
-    return "Something went wrong (" + status + "). Please try again.";
+    if (body && body.error && body.error.message) return body.error.message;
+    if (status === 429 || status === 503) return t("busy");
+    return t("error_status", { status: status });
   }
 
   // Reads a text/event-stream body from fetch (EventSource can't POST or send headers).
@@ -344,6 +379,7 @@
     var got = "";
     var body = { message: text, stream: true };
     if (sessionId) body.session_id = sessionId;
+    if (chosen) body.lang = chosen;
     fetch(api + "/api/chat", { method: "POST", headers: headers(true), body: JSON.stringify(body) })
       .then(function (resp) {
         if (!resp.ok) {
@@ -372,7 +408,7 @@
       })
       .catch(function () {
         bot.className = "msg err";
-        bot.textContent = "Can't reach the assistant. Check your connection.";
+        bot.textContent = t("unreachable");
       })
       .then(function () {
         busy = false;
@@ -386,7 +422,7 @@
     bubble.setAttribute("aria-expanded", String(open));
     if (open) {
       if (!log.childNodes.length) {
-        addMessage("bot", "Hi! I can help you find products or check on an order.");
+        addMessage("bot", t("greeting"));
         loadIdentity();
         refreshCart();
       }
