@@ -148,9 +148,14 @@ _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁһӏАВЕКМНОРСТХІЈЅαοτνκιΑΒΕΗΙΚΜΝΟΡΤΧΥΖ",
     "aeopcyxijsdhlABEKMHOPCTXIJSaotvkiABEHIKMNOPTXYZ",
 )
-_CLAUSE = re.compile(r"\s*(?:[,;.!?]|\b(?:and|but|plus|also|then)\b)\s*", re.I)
-_PRICE_DEMAND = dict(_ATTACKS)["price_manipulation"]
-_DEMAND_WORDS = re.compile(r"\b(\d{1,3}\s*%|off|discount|coupon|promo|voucher|free)\b", re.I)
+_CLAUSE = re.compile(
+    r"\s*(?:[,;.!?，。；！？、]|\b(?:and|but|plus|also|then)\b|再|还有|另外|并且|而且)\s*", re.I
+)
+_PRICE_DEMANDS = [p for kind, p in _ATTACKS if kind == "price_manipulation"]
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_DEMAND_WORDS = re.compile(
+    r"\b(\d{1,3}\s*%|off|discount|coupon|promo|voucher|free)\b|打.{0,2}折|优惠|免费|券|白送", re.I
+)
 
 
 def _without_price_demand(text: str) -> str:
@@ -159,10 +164,10 @@ def _without_price_demand(text: str) -> str:
     kept = [
         c
         for c in _CLAUSE.split(text)
-        if c and not _PRICE_DEMAND.search(c) and not _DEMAND_WORDS.search(c)
+        if c and not any(p.search(c) for p in _PRICE_DEMANDS) and not _DEMAND_WORDS.search(c)
     ]
     rest = " ".join(kept).strip()
-    if len(re.findall(r"[A-Za-z]{3,}", rest)) < 2:
+    if len(re.findall(r"[A-Za-z]{3,}", rest)) < 2 and len(_HAN.findall(rest)) < 2:
         return ""
     if any(p.search(rest) for _, p in _ATTACKS):
         return ""

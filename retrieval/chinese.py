@@ -103,7 +103,7 @@ class Lexicon:
 
 def _money(name: str, numeral: str, currency: str, not_after: str) -> str:
     return (
-        rf"(?<![\d.,$A-Za-z])(?:\$|¥|usd\s*)?\s*(?P<{name}>\d[\d,]*(?:\.\d+)?\s*[kK千万]?|{numeral})"
+        rf"(?<![\d.$A-Za-z])(?<!\d,)(?:\$|¥|usd\s*)?\s*(?P<{name}>\d[\d,]*(?:\.\d+)?\s*[kK千万]?|{numeral})"
         rf"\s*(?P<{name}_unit>{currency})?(?![\d.]|\s*(?:{not_after}|[a-zA-Z%]))"
     )
 
