@@ -96,6 +96,10 @@ def build_index(
         metas = [product_metadata(p) | {"content_hash": hashes[p.id]} for p in changed]
         store.upsert(PRODUCTS, [p.id for p in changed], vectors, metas)
     store.delete(PRODUCTS, removed)
+    if getattr(source, "in_database", False):
+        from .importing.registry import StoreRegistry
+
+        StoreRegistry(settings.data_dir).mark_indexed(settings.catalogue)
     enriched = sum(texts[p.id] != p.embedding_text() for p in data.products)
     report = IndexReport(
         settings.catalogue,

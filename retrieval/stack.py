@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -19,8 +20,12 @@ from .indexer import IndexReport, build_index, pending
 from .recommend import RecommendationService
 from .scoring import ScoringModel
 from .search import ProductSearch
-from .settings import Settings
+from .settings import BUILTIN_CATALOGUES, Settings
 from .store import PRODUCTS, EmbedderMismatch, VectorStore
+
+if TYPE_CHECKING:
+    from .importing.registry import StoreWatch
+    from .sources import CatalogueSource
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ class RetrievalStack:
     _recs: RecommendationService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _recs_lock: threading.Lock = field(default_factory=threading.Lock)
+    _source: CatalogueSource | None = None
+    _watch: StoreWatch | None = None  # an imported store's re-imports
 
     @classmethod
     def build(cls, settings: Settings) -> RetrievalStack:
@@ -90,9 +97,22 @@ class RetrievalStack:
             self._recs = None
         return report
 
+    def _reimported(self) -> None:
+        """An imported store that was re-imported and re-indexed is reloaded on next use
+        (until then, and if the import fails, the catalogue loaded before keeps serving)."""
+        if self.settings.catalogue in BUILTIN_CATALOGUES:
+            return
+        if self._watch is None:
+            from .importing.registry import StoreWatch
+
+            self._watch = StoreWatch(self.settings.data_dir, self.settings.catalogue)
+        elif self._watch.changed():
+            self._catalogue, self._recs, self._source = None, None, None
+
     @property
     def catalogue(self) -> CatalogueIndex:
         with self._lock:
+            self._reimported()
             if self._catalogue is None:
                 try:
                     cat = CatalogueIndex.load(self.db, self.store, self.settings.enrichment)
@@ -105,19 +125,22 @@ class RetrievalStack:
                 self._catalogue = cat
             return self._catalogue
 
+    def source(self) -> CatalogueSource:
+        """The catalogue's source: a built-in store's, or an imported store's (its manifest)."""
+        if self._source is None:
+            from .sources import get_source
+
+            self._source = get_source(self.settings.catalogue, self.settings)
+        return self._source
+
     @property
     def store_name(self) -> str:
-        from .sources import get_source
-
-        source = get_source(self.settings.catalogue, self.settings)
-        return self.settings.store_name or source.display_name
+        return self.settings.store_name or self.source().display_name
 
     @property
     def currency(self) -> str:
         """The store's currency (ISO code): an imported store's own, else USD."""
-        from .sources import get_source
-
-        return str(getattr(get_source(self.settings.catalogue, self.settings), "currency", "USD"))
+        return str(getattr(self.source(), "currency", "USD"))
 
     def search(self) -> ProductSearch:
         return ProductSearch(self.catalogue, self.encoder, self.store)

@@ -268,6 +268,9 @@ def own_store(tmp_path, encoder):
 def test_a_second_import_touches_only_the_changed_rows(own_store, tmp_path, encoder):
     settings, stack = own_store
     before = _details(stack.db)
+    assert stack.catalogue.get("two-person-tent").price == 249.0  # a running app serves it
+    assert stack._watch is not None
+    stack._watch.every = stack._watch._next = 0.0  # look at the manifest at every use
     changed = _edit(
         SHOPIFY,
         tmp_path / "changed.csv",
@@ -286,6 +289,11 @@ def test_a_second_import_touches_only_the_changed_rows(own_store, tmp_path, enco
     with stack.db.session() as s:
         assert s.get(ProductRow, "two-person-tent").price == 239.0
     assert stack.store.existing_hashes(PRODUCTS).keys() == after.keys()
+    # The running app reloads the store once the new catalogue is complete (vectors too).
+    assert stack.catalogue.get("two-person-tent").price == 239.0
+    manifest = StoreRegistry(settings.data_dir).get("outdoor")
+    assert manifest.version == manifest.indexed == 2  # the same file again changed nothing
+    assert len(manifest.imports) == 3
 
 
 def test_prune_removes_products_the_file_no_longer_has(own_store, tmp_path, encoder):
@@ -342,6 +350,8 @@ def test_a_failed_import_leaves_the_old_store_serving(own_store, tmp_path, encod
     settings, stack = own_store
     agent = Agent(stack, None)
     assert agent.turn(ConversationState(), "a tent").products[0].price == 249.0
+    assert stack._watch is not None
+    stack._watch.every = stack._watch._next = 0.0
     before, vectors = _details(stack.db), stack.store.existing_hashes(PRODUCTS)
     changed = _edit(
         SHOPIFY,
@@ -376,7 +386,7 @@ def test_a_failed_import_leaves_the_old_store_serving(own_store, tmp_path, encod
     monkeypatch.setattr(writer, "bulk_insert", real)
     done = _import(settings, changed, "outdoor", encoder, max_errors=5)
     assert done.committed and done.updated == 1
-    assert RetrievalStack.build(stack.settings).catalogue.get("two-person-tent").price == 199.0
+    assert agent.turn(ConversationState(), "a tent").products[0].price == 199.0
 
 
 def test_store_names_are_checked(tmp_path, encoder):

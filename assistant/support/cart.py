@@ -78,13 +78,15 @@ class Cart:
     lines: list[CartLine] = field(default_factory=list)
     count: int = 0  # items: the sum of the quantities
     total: float = 0.0  # rounded to cents
+    currency: str = "USD"  # the store's (an imported store's own)
 
     @classmethod
-    def of(cls, lines: Sequence[CartLine]) -> Cart:
+    def of(cls, lines: Sequence[CartLine], currency: str = "USD") -> Cart:
         return cls(
             list(lines),
             sum(ln.quantity for ln in lines),
             round(sum(ln.line_total for ln in lines), 2),
+            currency,
         )
 
     def quantity_of(self, product_id: str) -> int:
@@ -132,7 +134,7 @@ class CartService:
             lines.append(
                 CartLine(p.id, p.name, price, row.quantity, round(price * row.quantity, 2))
             )
-        return Cart.of(lines)
+        return Cart.of(lines, self.stack.currency)
 
     def _known(self, product_id: str) -> None:
         if not isinstance(product_id, str) or product_id not in self.stack.catalogue:

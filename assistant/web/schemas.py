@@ -304,7 +304,7 @@ class CartResponse(BaseModel):
     lines: list[CartLineOut]
     count: int = Field(description="Items in the cart: the sum of the quantities")
     total: float
-    currency: Literal["USD"] = "USD"
+    currency: str = Field(default="USD", description="The store's currency (ISO 4217)")
     session_id: str | None = Field(
         default=None, description="The anonymous session that owns this cart (null: signed in)"
     )
@@ -315,5 +315,6 @@ class CartResponse(BaseModel):
             lines=[CartLineOut.model_validate(ln) for ln in cart.lines],
             count=cart.count,
             total=cart.total,
+            currency=cart.currency,
             session_id=session_id,
         )

@@ -207,7 +207,8 @@ def _run(
             "added": report.added,
             "updated": report.updated,
             "removed": report.removed,
-        }
+        },
+        changed=bool(report.added or report.updated or report.removed or report.kept_referenced),
     )
     registry.save(manifest)
     report.seconds["store"] = round(time.perf_counter() - t1, 3)

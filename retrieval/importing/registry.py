@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,11 +79,14 @@ class StoreManifest:
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     version: int = 0  # bumped by each committed import
+    indexed: int = 0  # the version whose vectors are complete (what a running app serves)
     imports: list[dict[str, Any]] = field(default_factory=list)  # newest last
 
-    def record(self, summary: dict[str, Any]) -> None:
-        """Remember a committed import (kind, file, format, counts) and bump the version."""
-        self.version += 1
+    def record(self, summary: dict[str, Any], changed: bool = True) -> None:
+        """Remember a committed import (kind, file, format, counts); one that changed the
+        store bumps the version (running apps reload it once it is indexed)."""
+        if changed:
+            self.version += 1
         self.updated_at = _now()
         self.imports = [*self.imports, {"at": self.updated_at, **summary}][-MAX_HISTORY:]
 
@@ -139,6 +143,53 @@ class StoreRegistry:
             json.dump(manifest.to_json(), fh, indent=1, ensure_ascii=False)
             fh.write("\n")
         os.replace(tmp, path)
+
+    def mark_indexed(self, name: str) -> None:
+        """The store's vectors now match its database: running apps may load it."""
+        manifest = self.get(name)
+        if manifest.indexed != manifest.version:
+            manifest.indexed = manifest.version
+            self.save(manifest)
+
+
+class StoreWatch:
+    """Whether an imported store was re-imported and re-indexed since the last look: a running
+    app keeps serving what it loaded until the new catalogue is complete, then reloads. Looks
+    at the manifest's modification time at most once every `every` seconds."""
+
+    def __init__(self, data_dir: Path, name: str, every: float = 1.0) -> None:
+        self.path = StoreRegistry(data_dir).manifest_path(name)
+        self.every = every
+        self._next = time.monotonic() + every
+        self._stamp = self._stat()
+        self._indexed = self._read()
+
+    def _stat(self) -> int:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def _read(self) -> int:
+        try:
+            return int(json.loads(self.path.read_text(encoding="utf-8")).get("indexed", 0))
+        except (OSError, ValueError, AttributeError):
+            return self._indexed if hasattr(self, "_indexed") else 0
+
+    def changed(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        indexed = self._read()
+        if indexed == self._indexed:
+            return False
+        self._indexed = indexed
+        return True
 
 
 def store_database_url(settings: Settings, name: str) -> str:
