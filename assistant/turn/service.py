@@ -23,9 +23,17 @@ MIN_POLICY_SCORE = 0.35
 _NOT_PRODUCT_WORDS = {"return", "order", "refund", "want", "this"}
 
 
-def status_text(ctx: TurnContext, status: object) -> str:
-    """ "being prepared for shipping", "on its way", "delivered", in the shopper's language."""
-    return ctx.deps.library.text("replies", "status_text", status=str(status))
+# Statuses only an imported order has (its shop's own fields).
+IMPORTED_STATUSES = frozenset({"partially_shipped", "cancelled", "refunded", "returned"})
+_CLOSED = frozenset({"cancelled", "refunded", "returned"})
+
+
+def status_text(ctx: TurnContext, status: object, estimated: bool = False) -> str:
+    """ "being prepared for shipping", "on its way", "delivered", in the shopper's language;
+    an imported order's own statuses ("cancelled", "partly shipped"), and, `estimated`, a
+    "delivered" that code worked out from the ship date, said as an estimate."""
+    key = "imported_status_text" if estimated or str(status) in IMPORTED_STATUSES else "status_text"
+    return ctx.deps.library.text("replies", key, status=str(status), estimated=estimated)
 
 
 def _order_facts(ctx: TurnContext, order: OrderView) -> dict[str, Any]:
@@ -33,19 +41,23 @@ def _order_facts(ctx: TurnContext, order: OrderView) -> dict[str, Any]:
     first = order.lines[0].name if order.lines else "items"
     more = len(order.lines) - 1 if len(order.lines) > 1 else 0
     delivered = str(order.status) == "delivered"
+    # Derived facts are said as such: "delivered by our estimate", and a ship date the shop's
+    # export did not give is not stated at all.
+    estimated = order.imported and delivered and "status" in order.derived
+    ship_date = None if "ship_date" in order.derived else order.ship_date
     return {
         "order_id": order.order_id,
         "items": ctx.deps.library.text("replies", "order_items", n=n, first=first, more=more),
         "order_date": order.order_date.isoformat(),
-        "status_text": status_text(ctx, order.status),
-        "ship_date": order.ship_date.isoformat() if order.ship_date else None,
+        "status_text": status_text(ctx, order.status, estimated),
+        "ship_date": ship_date.isoformat() if ship_date else None,
         "ship_mode": order.ship_mode,
         "tracking": (
             f"{order.tracking.carrier} {order.tracking.reference}" if order.tracking else None
         ),
         "eta": (
             order.delivery_estimate.isoformat()
-            if order.delivery_estimate and not delivered
+            if order.delivery_estimate and not delivered and str(order.status) not in _CLOSED
             else None
         ),
     }
@@ -182,6 +194,9 @@ def _return_template(
     )
     deadline = decision.deadline.isoformat() if decision.deadline else ""
     reason = lib.text("replies", "return_reason", code=str(decision.reason_code), deadline=deadline)
+    if str(decision.reason_code) == "order_closed":  # an imported order cancelled, refunded ...
+        closed = status_text(ctx, decision.explanation_facts.get("closed_as", "cancelled"))
+        reason = lib.text("replies", "return_reason_closed", status_text=closed)
     template = lib.text(
         "replies",
         "return_decision",
