@@ -152,11 +152,11 @@ def generate(path: Path, products: int, seed: int = 7) -> int:
                     row[_COL["Variant Compare At Price"]] = f"{base * 1.25:.2f}"
                 w.writerow(row)
                 rows += 1
-            if rng.random() < 0.8:
+            for position in range(2, 3 if rng.random() < 0.8 else 4):
                 row = [""] * len(HEADER)
                 row[_COL["Handle"]] = handle
-                row[_COL["Image Src"]] = f"https://cdn.example.com/p/{handle}-2.jpg"
-                row[_COL["Image Position"]] = "2"
+                row[_COL["Image Src"]] = f"https://cdn.example.com/p/{handle}-{position}.jpg"
+                row[_COL["Image Position"]] = str(position)
                 w.writerow(row)
                 rows += 1
     return rows

@@ -398,3 +398,35 @@ def test_store_names_are_checked(tmp_path, encoder):
     report = _import(settings, tmp_path / "missing.csv", "fine", encoder)
     assert report.failure and "no such file" in report.failure and report.exit_code() == 1
     shutil.rmtree(settings.data_dir / "stores", ignore_errors=True)
+
+
+def test_a_generic_csv_with_a_mapping(tmp_path):
+    settings = make_settings(tmp_path / "data", llm_backend="none")
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "item,label,cost,kind,colour\n"
+        'A1,Glazed Mug,"€12,50",Kitchen > Mugs,Blue\n'
+        'A1,Glazed Mug,"€12,50",Kitchen > Mugs,Red\n'
+        "B2,Teapot,call us,Kitchen > Teapots,\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "id: item\nname: label\nprice: cost\ncategory: kind\noptions:\n  color: colour\n"
+    )
+    report = import_products(
+        settings, items, store="mugs", mapping=mapping, max_errors=1, index=False
+    )
+    assert report.ok and report.format == "csv" and report.accepted == 1, report.summary()
+    assert [(e.line, e.reason) for e in report.errors] == [(4, "unparseable price 'call us'")]
+    assert StoreRegistry(settings.data_dir).get("mugs").currency == "EUR"  # from the prices
+    data = get_source("mugs", settings).load(settings.raw_dir)
+    assert [(p.name, p.price, p.category, p.sub_category) for p in data.products] == [
+        ("Glazed Mug", 12.5, "Kitchen", "Mugs")
+    ]
+    assert sorted(v.options["color"] for v in data.variants) == ["Blue", "Red"]
+    mapping.write_text("id: item\nname: label\nprice: cost\nbrand: maker\n")
+    typo = import_products(settings, items, store="mugs", mapping=mapping, dry_run=True)
+    assert typo.failure == "the file has no column 'maker' (named by the mapping)"
+    bare = import_products(settings, items, store="mugs", dry_run=True)
+    assert bare.failure and "pass --mapping" in bare.failure

@@ -137,8 +137,11 @@ class ImportedProduct:
         ]
 
     def image_url(self) -> str | None:
+        """The main image: the lowest position (an image without one comes last)."""
         if not self.images:
             return None
+        if len(self.images) == 1:
+            return self.images[0].src
         return min(self.images, key=lambda i: i.position or 10**6).src
 
     def regular_price(self, price: float | None = None) -> float | None:
