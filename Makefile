@@ -41,10 +41,12 @@ index: data
 	$(VENV)/bin/shopassist train --if-missing
 
 # Debian's Chromium for the browser tests; Playwright drives it, no browser download.
+# Chromium for the browser tests, and a CJK font so Chinese pages render (screenshots).
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wqy; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
 run: index
