@@ -184,9 +184,18 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     stack = _stack(settings)
     svc = stack.recommendations()
-    model = train_scoring_model(
-        svc.items, svc.interaction_log(), TrainConfig(negatives=args.negatives, epochs=args.epochs)
-    )
+    try:
+        model = train_scoring_model(
+            svc.items,
+            svc.interaction_log(),
+            TrainConfig(negatives=args.negatives, epochs=args.epochs),
+        )
+    except ValueError as exc:
+        if not args.if_missing:
+            raise
+        # A new store (an import without orders yet): the default weights serve until then.
+        sys.stderr.write(f"not training yet ({exc}); the default weights serve\n")
+        return 0
     path = model.save(settings.scoring_dir)
     sys.stdout.write(f"saved scoring model {model.version} to {path}\n")
     sys.stdout.write(

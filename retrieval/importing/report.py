@@ -144,6 +144,8 @@ class ImportReport:
             lines.append(f"  FAILED: {self.failure}; nothing was written")
         elif not self.dry_run and self.committed:
             lines.append("  committed")
+            if self.kind == "products":
+                lines.append(f"  serve it: SHOPASSIST_CATALOGUE={self.store} make run")
         if self.seconds:
             lines.append("  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.seconds.items()))
         return "\n".join(lines)
