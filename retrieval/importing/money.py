@@ -8,7 +8,7 @@ a currency this store cannot take). Amounts are rounded to cents.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Symbols and their currencies. A symbol shared by several currencies ("$", "¥", "kr") names
 # the first by default and is accepted in a store of any of them.
@@ -80,8 +80,7 @@ class PriceError(ValueError):
     """Why a text is not a usable price (the message is the reason shown in the report)."""
 
 
-@dataclass(frozen=True)
-class Money:
+class Money(NamedTuple):
     amount: float
     currency: str | None  # the ISO code the text named, None when it named none
 

@@ -146,11 +146,9 @@ def import_products(
             )
     except (ImportFailure, MappingError, ValueError, OSError) as exc:
         report.failure = str(exc)
-        report.committed = False
     except SQLAlchemyError as exc:  # the transaction rolled back: nothing was written
         log.exception("import into %s failed", store)
         report.failure = f"database error, nothing written: {exc.__class__.__name__}: {exc}"
-        report.committed = False
     return report
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..sources.base import CONSUMABLE_SUB_CATEGORIES, Product, Variant
 
@@ -22,8 +23,7 @@ def stable_id(text: str, prefix: str = "") -> str:
     return f"{prefix}{text[: MAX_ID - len(prefix) - 13]}~{digest}"
 
 
-@dataclass(frozen=True)
-class ImportedImage:
+class ImportedImage(NamedTuple):
     src: str
     alt: str = ""
     position: int = 0

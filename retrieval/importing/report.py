@@ -62,7 +62,7 @@ class ImportReport:
     kept_referenced: int = 0  # gone from the file but kept: orders refer to them
     embedded: int = 0
     committed: bool = False
-    failure: str | None = None  # why nothing was committed, when something went wrong
+    failure: str | None = None  # what went wrong (before the commit: nothing was written)
     currency: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # parse, store, index
 
@@ -140,6 +140,8 @@ class ImportReport:
                 f"{self.max_errors}; nothing was written. Fix them, or pass --max-errors "
                 f"{self.rejected} to import the rest."
             )
+        elif self.failure and self.committed:
+            lines.append(f"  committed, then FAILED: {self.failure}")
         elif self.failure:
             lines.append(f"  FAILED: {self.failure}; nothing was written")
         elif not self.dry_run and self.committed:

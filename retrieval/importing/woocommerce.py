@@ -1,9 +1,9 @@
 """WooCommerce's product CSV (Products → Export, the built-in exporter).
 
-One row per product, and one per variation: `Type` is simple / variable / variation (grouped
-and external products are imported like simple ones when they have a price). A variation's
-`Parent` names its variable product as `id:123` or by SKU; its `Attribute N name` /
-`Attribute N value(s)` are its options. `Sale price` is the price when it applies (within
+One row per product, and one per variation: `Type` is simple / variable / variation
+(external products are imported like simple ones; grouped ones, which have no price of their
+own, are skipped and counted). A variation's `Parent` names its variable product as `id:123` or
+by SKU; its `Attribute N name` / `Attribute N value(s)` are its options. `Sale price` is the price when it applies (within
 `Date sale price starts/ends`), and `Regular price` is kept as the regular price, never turned
 into a discount. `Categories` is a comma-separated list of `>` paths; the first is used.
 `Published` 1 is on sale; 0 (private) and -1 (draft) are skipped and counted.
@@ -151,6 +151,9 @@ def parse(
             continue
         if skipped:
             ctx.skip(product.id, skipped)
+            continue
+        if "grouped" in types:  # a set of other products, with no price of its own
+            ctx.skip(product.id, "grouped")
             continue
         simple = _simple(product, row, line, ctx)
         if simple is not None:
