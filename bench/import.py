@@ -254,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--products", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3, help="fresh first imports timed")
-    ap.add_argument("--embed", type=int, default=2000, help="products embedded for throughput")
+    ap.add_argument(
+        "--embed", type=int, default=2000, help="products embedded for throughput (0: none)"
+    )
     ap.add_argument("--quick", action="store_true", help="5,000 products, 1 repeat, 200 embedded")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
@@ -281,11 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         changed_csv = work / "products-changed.csv"
         n_changed = change_some(csv_path, changed_csv, 100)
         changed = run_child(pool, d, changed_csv, "bench")
-        sample_csv = work / "sample.csv"
-        head_products(csv_path, sample_csv, args.embed)
-        e = work / "embed"
-        shutil.rmtree(e, ignore_errors=True)
-        embedded = run_child(pool, e, sample_csv, "bench", index=True)
+        embedded: dict[str, Any] = {"embedded": 0, "phases": {}}
+        if args.embed:
+            sample_csv = work / "sample.csv"
+            head_products(csv_path, sample_csv, args.embed)
+            e = work / "embed"
+            shutil.rmtree(e, ignore_errors=True)
+            embedded = run_child(pool, e, sample_csv, "bench", index=True)
 
     rates = [f["accepted"] / f["seconds"] for f in firsts]
     cpu_rates = [f["accepted"] / f["cpu_seconds"] for f in firsts]
@@ -381,12 +385,15 @@ def main(argv: list[str] | None = None) -> int:
         f"store (one transaction) {phases.get('store', 0):.2f}s"
     )
     print("\n## Embedding and indexing (separately)\n")
-    print(
-        f"- {embedded['embedded']:,} products embedded and written to Chroma in {index_s:.1f}s: "
-        f"{embed_rate:,.1f} products/s (model loaded first, in "
-        f"{embedded.get('model_load_s', 0):.1f}s); the whole catalogue at that rate: "
-        f"{args.products / embed_rate / 60:,.1f} min"
-    )
+    if not args.embed:
+        print("- not measured (--embed 0)")
+    else:
+        print(
+            f"- {embedded['embedded']:,} products embedded and written to Chroma in {index_s:.1f}s: "
+            f"{embed_rate:,.1f} products/s (model loaded first, in "
+            f"{embedded.get('model_load_s', 0):.1f}s); the whole catalogue at that rate: "
+            f"{args.products / embed_rate / 60:,.1f} min"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     if not args.workdir:

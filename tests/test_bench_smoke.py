@@ -94,3 +94,36 @@ def test_load_bench_quick(tmp_path, runtime_factory):
         assert lv["server_alive"] and lv["errors"] == 0 and lv["client_errors"] == 0
         assert lv["endpoints"]["orders"]["statuses"].get("200", 0) > 0
         assert "status_503" in lv and lv["probe_orders"]["n"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_import_bench_small(tmp_path):
+    """The import benchmark end to end on a small generated catalogue (no embedding): every
+    section printed, the numbers in its JSON consistent (not a timing test)."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "import.py"),
+            "--products",
+            "2000",
+            "--repeat",
+            "1",
+            "--embed",
+            "0",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "# Import benchmark" in proc.stdout and "products/s / target 5,000" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["first_import"]["runs"][0]["added"] == 2000
+    assert data["reimport_same"]["unchanged"] == 2000 and data["reimport_same"]["updated"] == 0
+    assert data["reimport_changed"]["updated"] == data["reimport_changed"]["changed_products"] == 20
+    assert 2.5 < data["rows"] / data["products"] < 3.5
