@@ -1,5 +1,6 @@
-"""The web front ends' words in each language: the Gradio UI's labels, buttons, notices and
-"Why this?" view, and the widget's.
+"""The shopper-facing words in each language: the Gradio UI's labels, buttons, notices and
+"Why this?" view, the widget's, and the English phrases `retrieval/` writes (card reasons,
+section titles) shown in another language, in the UI and in chat replies alike.
 
 One JSON table per language (`locales/en.json`, `locales/zh.json`), with the same sections,
 keys and `{placeholders}` in each (a test checks). `t(lang, "ui.send")` reads one string;
@@ -18,11 +19,11 @@ import json
 import re
 import string
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
-from ..lang import LANGUAGES, Language, normalise_language
+from .lang import LANGUAGES, Language, normalise_language
 
-LOCALES = resources.files(__package__).joinpath("locales")
+LOCALES = Path(__file__).resolve().parent / "web" / "locales"  # package data of the wheel
 DEFAULT: Language = "en"
 
 
@@ -94,6 +95,16 @@ def reason_text(reason: str, lang: str | None) -> str:
     if lang == DEFAULT or not reason:
         return reason
     parts = [_translate("reasons", p.strip(), lang) or p.strip() for p in reason.split(";")]
+    return "；".join(parts)
+
+
+def constraints_text(described: str, lang: str | None) -> str:
+    """A search's constraints as `Constraints.describe()` writes them ("Chairs; under $100.00;
+    not HON") in `lang`; category and brand names stay as the catalogue has them."""
+    lang = ui_language(lang)
+    if lang == DEFAULT or not described:
+        return described
+    parts = [_translate("constraints", p.strip(), lang) or p.strip() for p in described.split(";")]
     return "；".join(parts)
 
 

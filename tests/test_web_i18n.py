@@ -101,3 +101,15 @@ def test_chat_request_language():
     assert ChatRequest(message="hi").lang is None
     with pytest.raises(ValidationError, match="unsupported language"):
         ChatRequest(message="hi", lang="fr")
+
+
+def test_search_constraints_and_reasons_read_in_chinese():
+    from assistant.i18n import constraints_text
+
+    said = constraints_text("Chairs; under $100.00; not HON, Hon", "zh")
+    assert said == "Chairs；$100.00以下；不要 HON, Hon"
+    assert constraints_text("$10.00–$30.00", "zh") == "$10.00至$30.00"
+    assert constraints_text("Chairs; under $100.00", "en") == "Chairs; under $100.00"
+    assert reason_text("Matches “chair”; popular with other shoppers in Chairs", "zh") == (
+        "符合“chair”；在 Chairs 中深受其他顾客欢迎"
+    )

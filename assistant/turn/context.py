@@ -14,6 +14,7 @@ from retrieval.settings import Settings
 from retrieval.stack import RetrievalStack
 
 from ..conversation import ConversationState, ProductCard, Reply
+from ..i18n import reason_text
 from ..prompts import PromptLibrary
 from ..support import SupportDesk
 from ..tools import AgentTools
@@ -87,7 +88,7 @@ class TurnContext:
                 name=cd.name,
                 price=cd.price,
                 sub_category=cd.sub_category,
-                reason=cd.reason,
+                reason=reason_text(cd.reason, self.state.language),
             )
             self.say(f"\n{n}. {line}")
 

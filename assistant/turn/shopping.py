@@ -16,6 +16,7 @@ from ..commands.schema import Refine, Search
 from ..conversation import ConversationState
 from ..generate import gap_after
 from ..guards import redact
+from ..i18n import constraints_text
 from ..validate import product_names_in
 from .context import TurnContext
 from .grounded import ItemRefs
@@ -212,7 +213,8 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
     reply.timings_ms["retrieval"] = recs.timings_ms["retrieval"]
     reply.timings_ms["scoring"] = recs.timings_ms["scoring"]
     if not recs.items:
-        ctx.say_template("no_results", constraints=c.describe() or c.text, suggestion=None)
+        described = constraints_text(c.describe(), ctx.state.language)
+        ctx.say_template("no_results", constraints=described or c.text, suggestion=None)
         return
     state.topics[topic_key(c)] = c
     cards = recs.items
@@ -224,7 +226,10 @@ def recommend(ctx: TurnContext, cmd: Search | Refine) -> Iterator[None]:
     state.focus = None
     state.seen += [i for i in state.shown if i not in state.seen]
     ctx.say_template(
-        "recommend_lead", n=len(cards), constraints=c.describe(), personal=not recs.profile.is_cold
+        "recommend_lead",
+        n=len(cards),
+        constraints=constraints_text(c.describe(), ctx.state.language),
+        personal=not recs.profile.is_cold,
     )
     ctx.say_items(cards)
     reply.cited_ids = [cd.id for cd in cards]
