@@ -49,7 +49,9 @@ class SupportDesk:
         settings = self.stack.settings
         if settings.identification_in_chat is not None:
             return settings.identification_in_chat
-        return bool(getattr(get_source(settings.catalogue, settings), "identification_in_chat", False))
+        return bool(
+            getattr(get_source(settings.catalogue, settings), "identification_in_chat", False)
+        )
 
     @classmethod
     def from_stack(cls, stack: RetrievalStack) -> SupportDesk:
