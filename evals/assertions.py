@@ -360,8 +360,11 @@ def _excludes_brand_of_item(value: Any, view: TurnView, ctx: CheckContext) -> tu
     if ctx.catalogue is None:
         return False, "no catalogue to check against"
     brand = (_item_on_screen(view, ctx, int(value)).brand or "").lower()
+    if not brand:  # as the agent reads it: an unbranded item's "brand" is the one on screen
+        shown = [_item_on_screen(view, ctx, n) for n in range(1, len(view.screen) + 1)]
+        brand = next(((p.brand or "").lower() for p in shown if p.brand), "")
     if not brand:
-        return False, f"item {value} has no brand to exclude"
+        return False, f"item {value} has no brand to exclude, nor does anything on screen"
     if not view.reply.products:
         return False, "no products shown"
     same = [
