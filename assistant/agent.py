@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 
 from retrieval.db import ChatLogRow
 from retrieval.events import utcnow
+from retrieval.importing.money import currency_symbol
 from retrieval.stack import CatalogueNotIndexed, RetrievalStack
 
 from .commands.check import Screen
@@ -62,7 +63,7 @@ class Agent:
         router: IntentRouter | None = None,
         tools: AgentTools | None = None,
     ) -> None:
-        library = library or PromptLibrary()
+        library = (library or PromptLibrary()).with_currency(currency_symbol(stack.currency))
         self.router = router or IntentRouter(stack.encoder, library)
         self.deps = TurnDeps(
             stack, library, tools or AgentTools(stack), llm, system_prompt_runs(library)

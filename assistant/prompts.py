@@ -115,6 +115,7 @@ class PromptTemplate:
             source = self.parts[part]
         except KeyError:
             raise PromptError(f"prompt {self.name} v{self.version} has no part {part!r}") from None
+        values = {"cur": "$", **values}  # the store's currency symbol, before every price
         try:
             return _compiled(source).render(**values).strip()
         except TemplateError as exc:
@@ -128,6 +129,7 @@ class PromptLibrary:
 
     directory: Traversable | Path | str | None = None
     language: str = BASE_LANGUAGE
+    currency_symbol: str = "$"  # what `{{ cur }}` prints before a price
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -180,6 +182,15 @@ class PromptLibrary:
             self._views[language] = view
         return view
 
+    def with_currency(self, symbol: str) -> PromptLibrary:
+        """The same files, with prices shown in the store's currency ("€", "£", "$")."""
+        if symbol == self.currency_symbol:
+            return self
+        view = copy.copy(self)
+        view.currency_symbol = symbol
+        view._views = {view.language: view}  # its language views print the same symbol
+        return view
+
     def get(self, name: str, version: int | None = None) -> PromptTemplate:
         """Prompt `name` (latest version unless given) in this library's language, else the
         English one."""
@@ -213,6 +224,7 @@ class PromptLibrary:
     ) -> str:
         """A code-decided reply template (fallbacks, refusals, support facts), in this
         library's language."""
+        values.setdefault("cur", self.currency_symbol)
         return self.get(prompt_name, version).render(f"templates.{key}", **values)
 
 

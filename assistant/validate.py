@@ -34,9 +34,11 @@ def fold_width(text: str) -> str:
 
 
 PRODUCT_ID = re.compile(rf"{_L}(?:[A-Z]{{3}}-[A-Z]{{2}}-\d{{8}}|EL-[0-9A-F]{{10}}){_R}")
+# "$12.50", "USD 12.50", "12.50 dollars", and the other currencies an imported store may use
+# ("€12.50", "£9", "12.50 EUR", "12.50 €"): a price the model states is checked in any of them.
 PRICE = re.compile(
-    r"(?:\$|USD\s?|US\$)\s?(\d[\d,]*(?:\.\d{1,2})?)|(\d[\d,]*(?:\.\d{1,2})?)\s?"
-    r"(?:dollars|USD)\b",
+    r"(?:\$|USD\s?|US\$|€|£|EUR\s?|GBP\s?|CAD\s?|AUD\s?|C\$|A\$)\s?(\d[\d,]*(?:\.\d{1,2})?)"
+    r"|(\d[\d,]*(?:\.\d{1,2})?)\s?(?:(?:dollars|euros?|pounds|USD|EUR|GBP)\b|[€£])",
     re.I,
 )
 # Chinese numerals: 一百二十, 两千, 九十九点九, 1.2万.

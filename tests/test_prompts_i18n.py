@@ -193,3 +193,26 @@ def test_a_translation_must_have_an_english_file(tmp_path):
     assert lib.names() == [("greet", 1)]
     assert lib.for_language("zh").text("greet", "hi") == "你好"
     assert lib.text("greet", "hi") == "hello"
+
+
+def test_prices_are_shown_in_the_stores_currency():
+    from assistant.prompts import PromptLibrary
+
+    euro = PromptLibrary().with_currency("€")
+    line = euro.text(
+        "replies", "recommend_item", name="Trail Shoe", price=89.5, sub_category="Shoes", reason="x"
+    )
+    assert "€89.50" in line and "$" not in line
+    assert "€89.50" in euro.for_language("zh").text(
+        "replies", "recommend_item", name="Trail Shoe", price=89.5, sub_category="Shoes", reason="x"
+    )
+    assert "$89.50" in PromptLibrary().text(
+        "replies", "recommend_item", name="Trail Shoe", price=89.5, sub_category="Shoes", reason="x"
+    )
+
+
+def test_the_validator_reads_prices_in_other_currencies():
+    from assistant.validate import PRICE
+
+    found = [m.group(1) or m.group(2) for m in PRICE.finditer("€12.50, 9 £ or 30.00 EUR and $4")]
+    assert found == ["12.50", "9", "30.00", "4"]

@@ -26,6 +26,8 @@ from typing import Any
 
 import gradio as gr
 
+from retrieval.importing.money import currency_symbol
+
 from ..lang import normalise_language
 from ..support.cart import Cart, CartError, CartOwner
 from .i18n import section_title, t
@@ -39,6 +41,7 @@ from .ui_render import (
     esc,
     items_text,
     llm_status_text,
+    set_currency_symbol,
     why_html,
 )
 
@@ -320,6 +323,7 @@ def _chat_tab() -> tuple:
 def build_ui(shop: Shop) -> gr.Blocks:
     runtime = shop.runtime
     store = shop.stack.store_name
+    set_currency_symbol(currency_symbol(shop.stack.currency))
     customers = shop.customers(SHOPPERS_LISTED)
     listed = [(f"{c.name} ({c.segment}, {c.city})" if c.city else c.name, c.id) for c in customers]
     listed_ids = {c.id for c in customers}

@@ -17,6 +17,17 @@ from .i18n import reason_text, t, table, ui_language
 
 BUSY_TEXT = t("en", "ui.busy")
 
+# The store's currency symbol: one store per process, set when the UI is built.
+_CURRENCY = {"symbol": "$"}
+
+
+def set_currency_symbol(symbol: str) -> None:
+    _CURRENCY["symbol"] = symbol
+
+
+def money(amount: float) -> str:
+    return f"{_CURRENCY['symbol']}{amount:,.2f}"
+
 
 def feature_label(feature: str, lang: str | None = None) -> str:
     """A scoring-core feature in plain words ("Why this?"), in `lang`."""
@@ -136,7 +147,7 @@ def card_html(item: dict, lang: str | None = None) -> str:
         f"{image_html(item.get('image'), item['name'], 'pc-img')}"
         f'<div class="pc-cat">{esc(item["category"])} · {esc(item["sub_category"])}</div>'
         f'<div class="pc-name" title="{esc(item["name"])}">{esc(item["name"])}</div>'
-        f'<div class="pc-price">${float(item["price"]):,.2f}</div>'
+        f'<div class="pc-price">{money(float(item["price"]))}</div>'
         f'<div class="pc-reason">{esc(reason_text(item.get("reason") or "", lang))}</div></div>'
     )
 
@@ -181,7 +192,7 @@ def chat_cards_html(products: list[ProductCard], lang: str | None = None) -> str
     cards = "".join(
         f'<div class="chat-card" data-product-id="{esc(p.id)}">'
         f"{image_html(p.image, p.name, 'cc-img')}<b>{esc(p.name)}</b>"
-        f'<span class="cc-price">${p.price:,.2f}</span> · {esc(p.sub_category)}'
+        f'<span class="cc-price">{money(p.price)}</span> · {esc(p.sub_category)}'
         f"<small>{esc(reason_text(p.reason, lang))}</small>"
         f"<small class='cc-sku'>{esc(t(lang, 'ui.item_id', id=p.id))}</small></div>"
         for p in products
@@ -198,7 +209,7 @@ def cart_head_html(cart: dict | None, lang: str | None = None) -> str:
     cart = cart or {}
     count, total = int(cart.get("count") or 0), float(cart.get("total") or 0.0)
     summary = (
-        f"{items_text(count, lang)} · ${total:,.2f}" if count else t(lang, "ui.cart_empty_short")
+        f"{items_text(count, lang)} · {money(total)}" if count else t(lang, "ui.cart_empty_short")
     )
     return (
         f'<div class="sa-cart-head" data-count="{count}" data-total="{total:.2f}">'
@@ -211,8 +222,8 @@ def cart_line_html(line: dict) -> str:
     return (
         f'<div class="sa-cart-line" data-product-id="{esc(line["product_id"])}" '
         f'data-quantity="{qty}"><span class="cl-name" title="{esc(line["name"])}">'
-        f"{esc(line['name'])}</span><span class='cl-meta'>{qty} × ${price:,.2f} = "
-        f"${float(line['line_total']):,.2f}</span></div>"
+        f"{esc(line['name'])}</span><span class='cl-meta'>{qty} × {money(price)} = "
+        f"{money(float(line['line_total']))}</span></div>"
     )
 
 
@@ -222,7 +233,7 @@ def cart_total_html(cart: dict | None, lang: str | None = None) -> str:
         return f"<p class='sa-cart-empty'>{esc(t(lang, 'ui.cart_empty'))}</p>"
     return (
         f"<div class='sa-cart-total'><span>{esc(t(lang, 'ui.cart_total'))}</span>"
-        f"<span class='ct-sum'>${float(cart.get('total') or 0):,.2f}</span></div>"
+        f"<span class='ct-sum'>{money(float(cart.get('total') or 0))}</span></div>"
     )
 
 
