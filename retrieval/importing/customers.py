@@ -11,7 +11,6 @@ commits whole or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +32,10 @@ from .columns import (
     valid_email,
     value,
 )
-from .products import _store_lock as store_lock
+from .flow import record_import, run_import, write_all_or_nothing
 from .readers import iter_csv, iter_jsonl, read_header
-from .registry import StoreRegistry, check_store_name, store_database_url
+from .registry import StoreRegistry
 from .report import ImportReport
-from .writer import ImportFailure
 
 CUSTOMER_FIELDS = (
     "id",
@@ -256,17 +254,6 @@ def _account_same(account: AccountRow | None, c: ImportedCustomer) -> bool:
     ) == (c.email, c.first_name, c.last_name, c.address)
 
 
-def open_store(settings: Settings, store: str) -> tuple[StoreRegistry, Database]:
-    """The imported store's registry and database; it must exist (products come first)."""
-    registry = StoreRegistry(settings.data_dir)
-    if not registry.exists(check_store_name(store)):
-        raise ImportFailure(
-            f"there is no imported store {store!r}: import its products first "
-            f"(`shopassist import products FILE --store {store}`)"
-        )
-    return registry, Database(store_database_url(settings, store))
-
-
 FORMATS = ("shopify", "csv", "jsonl")
 
 
@@ -284,22 +271,21 @@ def import_customers(
     """Import a customers file into an imported store and return the report. Never raises on
     bad input: problems are in the report, and `report.exit_code()` is non-zero when the import
     was refused or failed."""
-    path = Path(path)
-    report = ImportReport("customers", store, str(path), format or "auto", dry_run, max_errors)
-    try:
-        if format is not None and format not in FORMATS:
-            raise ImportFailure(f"unknown format {format!r}; choose one of {FORMATS}")
-        if not path.is_file():
-            raise ImportFailure(f"{path}: no such file")
-        registry, db = open_store(settings, store)
-        report.format = fmt = format or detect_customers_format(path)
-        columns = None if fmt == "shopify" else _generic_columns(path, fmt, mapping)
-        with contextlib.nullcontext() if dry_run else store_lock(registry, store):
-            _run(path, fmt, columns, report, registry, db, progress)
-    except (ImportFailure, MappingError, ValueError, OSError) as exc:
-        report.failure = str(exc)
-        report.committed = False
-    return report
+    return run_import(
+        "customers",
+        settings,
+        path,
+        store=store,
+        format=format,
+        formats=FORMATS,
+        dry_run=dry_run,
+        max_errors=max_errors,
+        detect=detect_customers_format,
+        columns=lambda p, fmt: _generic_columns(p, fmt, mapping),
+        run=lambda p, fmt, cols, report, registry, db: _run(
+            p, fmt, cols, report, registry, db, progress
+        ),
+    )
 
 
 def _generic_columns(path: Path, fmt: str, mapping: Path | None) -> dict[str, str]:
@@ -326,26 +312,6 @@ def _run(
     t0 = time.perf_counter()
     customers = parse_customers(path, report, fmt, columns, progress)
     report.seconds["parse"] = round(time.perf_counter() - t0, 3)
-    t1 = time.perf_counter()
-    with Session(db.engine) as s:
-        tx = s.begin()
-        moved = write_customers(s, customers, report)
-        if report.dry_run or not report.ok:
-            tx.rollback()
-        else:
-            tx.commit()
-            report.committed = True
-    report.seconds["store"] = round(time.perf_counter() - t1, 3)
+    moved = write_all_or_nothing(db, report, lambda s: write_customers(s, customers, report))
     if report.committed:
-        manifest = registry.get(report.store)
-        manifest.record(
-            {
-                "kind": "customers",
-                "file": path.name,
-                "format": fmt,
-                "accepted": report.accepted,
-                "rejected": report.rejected,
-                **moved,
-            }
-        )
-        registry.save(manifest)
+        record_import(registry, report, path, fmt, **moved)

@@ -25,7 +25,6 @@ not at all (`--max-errors`), and `--dry-run` writes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -64,13 +63,11 @@ from .columns import (
     valid_email,
     value,
 )
-from .customers import open_store
+from .flow import record_import, run_import, write_all_or_nothing
 from .money import PriceError, parse_money
-from .products import _store_lock as store_lock
 from .readers import iter_csv, iter_jsonl, read_header
 from .registry import StoreRegistry
 from .report import ImportReport
-from .writer import ImportFailure
 
 ORDER_FIELDS = (
     "order_id",
@@ -641,22 +638,21 @@ def import_orders(
     rejected rows or on a dry run, not at all); then seed their purchase events. Never raises on
     bad input: problems are in the report, and `report.exit_code()` is non-zero when the import
     was refused or failed."""
-    path = Path(path)
-    report = ImportReport("orders", store, str(path), format or "auto", dry_run, max_errors)
-    try:
-        if format is not None and format not in FORMATS:
-            raise ImportFailure(f"unknown format {format!r}; choose one of {FORMATS}")
-        if not path.is_file():
-            raise ImportFailure(f"{path}: no such file")
-        registry, db = open_store(settings, store)
-        report.format = fmt = format or detect_orders_format(path)
-        columns = None if fmt == "shopify" else _generic_columns(path, fmt, mapping)
-        with contextlib.nullcontext() if dry_run else store_lock(registry, store):
-            _run(settings, path, fmt, columns, report, registry, db, progress)
-    except (ImportFailure, MappingError, ValueError, OSError) as exc:
-        report.failure = str(exc)
-        report.committed = False
-    return report
+    return run_import(
+        "orders",
+        settings,
+        path,
+        store=store,
+        format=format,
+        formats=FORMATS,
+        dry_run=dry_run,
+        max_errors=max_errors,
+        detect=detect_orders_format,
+        columns=lambda p, fmt: _generic_columns(p, fmt, mapping),
+        run=lambda p, fmt, cols, report, registry, db: _run(
+            settings, p, fmt, cols, report, registry, db, progress
+        ),
+    )
 
 
 def _generic_columns(path: Path, fmt: str, mapping: Path | None) -> dict[str, str]:
@@ -691,34 +687,20 @@ def _run(
         resolve = ProductResolver(s, report.store)
     orders = parse_orders(path, report, fmt, resolve, columns, manifest.currency, progress)
     report.seconds["parse"] = round(time.perf_counter() - t0, 3)
-    t1 = time.perf_counter()
-    with Session(db.engine) as s:
-        tx = s.begin()
-        new_customers = write_orders(s, orders, fmt, report)
-        if report.dry_run or not report.ok:
-            tx.rollback()
-        else:
-            tx.commit()
-            report.committed = True
-    report.seconds["store"] = round(time.perf_counter() - t1, 3)
+    new_customers = write_all_or_nothing(db, report, lambda s: write_orders(s, orders, fmt, report))
     if not report.committed:
         return
     from ..events import seed_purchases_from_orders
 
     seeded = seed_purchases_from_orders(db)
-    manifest = registry.get(report.store)
-    manifest.record(
-        {
-            "kind": "orders",
-            "file": path.name,
-            "format": fmt,
-            "accepted": report.accepted,
-            "rejected": report.rejected,
-            "purchase_events": seeded,
-            "customers_created": new_customers,
-        }
+    record_import(
+        registry,
+        report,
+        path,
+        fmt,
+        purchase_events=seeded,
+        customers_created=new_customers,
     )
-    registry.save(manifest)
 
 
 def order_count(db: Database) -> int:
