@@ -100,10 +100,13 @@ def _people_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _customers(args: argparse.Namespace, settings: Settings) -> int:
-    from .customers import import_customers
-
-    report = import_customers(
+def _history(args: argparse.Namespace, settings: Settings, kind: str) -> int:
+    """`import customers` / `import orders`: the same options, into an existing store."""
+    if kind == "customers":
+        from .customers import import_customers as run
+    else:
+        from .orders import import_orders as run
+    report = run(
         settings,
         args.file,
         store=resolve_store(args, settings),
@@ -114,22 +117,14 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.quiet and not args.json,
     )
     return print_report(args, report)
+
+
+def _customers(args: argparse.Namespace, settings: Settings) -> int:
+    return _history(args, settings, "customers")
 
 
 def _orders(args: argparse.Namespace, settings: Settings) -> int:
-    from .orders import import_orders
-
-    report = import_orders(
-        settings,
-        args.file,
-        store=resolve_store(args, settings),
-        format=args.format,
-        mapping=args.mapping,
-        dry_run=args.dry_run,
-        max_errors=args.max_errors,
-        progress=not args.quiet and not args.json,
-    )
-    return print_report(args, report)
+    return _history(args, settings, "orders")
 
 
 # kind → (configure its parser, handle it). Orders and customers add theirs here.
