@@ -23,8 +23,13 @@ from ..support.actions import (
 )
 from ..support.identity import IdentificationLocked
 from ..support.orders import OrderNotFound
-from . import account_info
-from .account_info import address_text, options_text
+from .account_info import (
+    address_text,
+    answer_questions,
+    asks_about_orders,
+    options_text,
+    record_refund,
+)
 from .context import TurnContext
 
 log = logging.getLogger(__name__)
@@ -111,9 +116,7 @@ def wants_account(ctx: TurnContext) -> bool:
         return True
     if kind is not None and st.identified_in_chat:
         return True
-    if (
-        st.identified_in_chat or st.last_intent == "order_action"
-    ) and account_info.asks_about_orders(text):
+    if (st.identified_in_chat or st.last_intent == "order_action") and asks_about_orders(text):
         return True
     return (
         asked
@@ -144,8 +147,8 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
             proposal, task.pending = task.pending, None
             _execute(ctx, proposal)
             more = _after_yes(text)
-            if not more and account_info.answer_questions(ctx, slots.after_yes(text), None):
-                pass  # "yes. And what's my balance now?"
+            if not more:  # "yes. And what's my balance now?"
+                answer_questions(ctx, slots.after_yes(text), None)
             if more:
                 st.account = task = AccountTask()
                 text = more
@@ -207,7 +210,7 @@ def account_action(ctx: TurnContext, cmd: OrderAction | None = None) -> Iterator
     if task.kind is None and task.order_id is None and _product_question(ctx, text):
         yield
         return
-    answered = account_info.answer_questions(ctx, text, task.pending)
+    answered = answer_questions(ctx, text, task.pending)
     if answered and task.kind is None:
         st.account = None
         yield
@@ -618,13 +621,7 @@ def _orders_holding(task: AccountTask, text: str, orders: list[dict[str, Any]]) 
     if not named:
         return []
     low = text.lower()
-    said_status = [s for s in ("pending", "delivered") if s in low]
-    fits = [
-        o
-        for o in orders
-        if o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
-        and (not said_status or o["status"] in said_status)
-    ]
+    fits = _fitting_orders(task, low, orders)
     cover = [o for o in fits if named & {it["name"] for it in o["items"]}]
     pick = slots.price_pick(text)
     if len(named) == 1 and len(cover) > 1 and pick:
@@ -645,17 +642,24 @@ def _orders_holding(task: AccountTask, text: str, orders: list[dict[str, Any]]) 
     return [o["order_id"] for o in cover]
 
 
+def _fitting_orders(
+    task: AccountTask, low: str, orders: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The orders whose status the action needs, and the status said ("my pending orders")."""
+    said = [s for s in ("pending", "delivered") if s in low]
+    return [
+        o
+        for o in orders
+        if o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
+        and (not said or o["status"] in said)
+    ]
+
+
 def _orders_for(task: AccountTask, text: str, orders: list[dict[str, Any]]) -> list[str]:
     """The orders a request over several covers ("all my pending orders", "the t-shirts in my
     pending orders"), the one it says to start with first."""
     low = text.lower()
-    said_status = [s for s in ("pending", "delivered") if s in low]
-    fits = [
-        o
-        for o in orders
-        if o["status"] in _STATUSES.get(task.kind, ())  # type: ignore[arg-type]
-        and (not said_status or o["status"] in said_status)
-    ]
+    fits = _fitting_orders(task, low, orders)
     names = sorted({it["name"] for o in orders for it in o["items"]})
     named = set(slots.named_products(text, names))
     if named:
@@ -1143,7 +1147,7 @@ def _execute(ctx: TurnContext, proposal: Proposal) -> None:
     if proposal.payment_method_id:
         ctx.state.last_payment = proposal.payment_method_id
     if not outcome.repeated:
-        account_info.record(ctx, proposal)
+        record_refund(ctx, proposal)
     if proposal.address:
         ctx.state.last_address = dict(proposal.address)
     if outcome.repeated:

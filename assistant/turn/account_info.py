@@ -69,7 +69,7 @@ def asks_about_orders(text: str) -> bool:
     return any(k.search(q) for q in questions(text) for k in kinds)
 
 
-def record(ctx: TurnContext, proposal: Proposal) -> None:
+def record_refund(ctx: TurnContext, proposal: Proposal) -> None:
     """Keeps what an executed action refunds, for "how much will I get back in total?"."""
     refund = 0.0
     if proposal.kind in (ActionKind.CANCEL, ActionKind.RETURN):
